@@ -5,6 +5,7 @@ This module imports nothing from pushwire. The exception tree::
     PushwireError
     ├── ProtocolError (also ValueError) ........ bad input from the network; carries a CloseCode
     │   ├── FrameError ......................... malformed frame (JSON, WebSocket or RP)       1002
+    │   │   ├── BadJson ........................ not JSON, or not a JSON object
     │   │   └── BinaryFrameError
     │   │       ├── FrameTooShort, InvalidMagic, UnsupportedVersion, UnknownChannel
     │   │       ├── CompressionError, MissingDictionary, PayloadDecodeError
@@ -35,6 +36,7 @@ import enum
 __all__ = [
     "AssetError",
     "AuthRejected",
+    "BadJson",
     "BinaryFrameError",
     "BrokerError",
     "CloseCode",
@@ -140,6 +142,10 @@ class ProtocolError(PushwireError, ValueError):
 
 class FrameError(ProtocolError):
     """A frame (JSON envelope, WebSocket frame or binary RP frame) is malformed."""
+
+
+class BadJson(FrameError):
+    """A text message is not valid JSON (or not a JSON object)."""
 
 
 class BinaryFrameError(FrameError):
