@@ -1,7 +1,9 @@
 """Frame codec (layer 1): JSON frame envelope, binary ``RP`` frame, SSE event bytes. See ``codec.pyx``."""
 
-from collections.abc import Buffer, Iterable
+from collections.abc import Iterable
 from typing import Any, Final
+
+from typing_extensions import Buffer
 
 __all__ = [
     "FLAGS_KNOWN",
