@@ -31,4 +31,4 @@ cdef class ReplayIndex:
     cpdef list after_available(self, unsigned long long cursor, Py_ssize_t limit=*)
     cpdef Py_ssize_t trim(self, double now=*) except -1
     cpdef Py_ssize_t trim_through(self, unsigned long long offset) except -1
-    cpdef int reset(self, str epoch, unsigned long long start_offset=*) except -1
+    cpdef void reset(self, str epoch, unsigned long long start_offset=*)

@@ -254,7 +254,7 @@ cdef class ReplayIndex:
             dropped += 1
         return dropped
 
-    cpdef int reset(self, str epoch, unsigned long long start_offset=1) except -1:
+    cpdef void reset(self, str epoch, unsigned long long start_offset=1):
         """Forget all history and start a new one named ``epoch`` whose first offset is ``start_offset`` (>= 1)."""
         if epoch is None:
             raise TypeError("epoch must be a str")
@@ -267,7 +267,6 @@ cdef class ReplayIndex:
         self._next = start_offset
         # The old entries are released when `old` goes away, after the index is consistent again.
         del old
-        return 0
 
     @property
     def epoch(self) -> str:
