@@ -42,7 +42,7 @@ def encode_json_frame(
 def decode_json_frame(
     data: bytes | bytearray | memoryview | str,
 ) -> tuple[str | None, str | None, int | None, str | None, Any]:
-    """Parse a JSON message into ``(channel, topic, cursor, client_id, payload)``; a bare op is the payload."""
+    """Parse a JSON message into ``(channel, topic, cursor, client_id, payload)``; a bare op is payload."""
 
 def encode_binary_frame(wire_id: int, sequence: int, payload: Buffer, flags: int = 0) -> bytes:
     """Build an ``RP`` frame: 9-byte header then ``payload``."""

@@ -10,17 +10,28 @@ Wire formats: ``docs/protocol.md`` ("JSON frame", "Binary RP frame", SSE).
 """
 
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_Check, PyBytes_CheckExact, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.bytes cimport (
+    PyBytes_AS_STRING,
+    PyBytes_Check,
+    PyBytes_CheckExact,
+    PyBytes_FromStringAndSize,
+    PyBytes_GET_SIZE,
+)
 from cpython.bool cimport PyBool_Check
 from cpython.bytearray cimport PyByteArray_Check
-from cpython.dict cimport PyDict_CheckExact, PyDict_GetItem
-from cpython.long cimport PyLong_AsUnsignedLongLong, PyLong_AsLongLongAndOverflow, PyLong_Check, PyLong_CheckExact
+from cpython.dict cimport PyDict_CheckExact, PyDict_GetItemWithError
+from cpython.long cimport (
+    PyLong_AsLongLongAndOverflow,
+    PyLong_AsUnsignedLongLong,
+    PyLong_Check,
+    PyLong_CheckExact,
+)
 from cpython.object cimport PyObject
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize, PyUnicode_Check
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
 from libc.string cimport memchr, memcpy
 
-from pushwire._core._common cimport store_u32_be, load_u32_be
+from pushwire._core._common cimport load_u32_be, store_u32_be
 
 import orjson
 
@@ -312,11 +323,11 @@ def decode_json_frame(data):
         raise BadJson(f"a message must be a JSON object, got {_json_type_name(obj)}")
     d = <dict>obj
 
-    p = PyDict_GetItem(d, "channel")
+    p = PyDict_GetItemWithError(d, "channel")
     if p is NULL:
-        p = PyDict_GetItem(d, "type")
+        p = PyDict_GetItemWithError(d, "type")
         if p is NULL or not PyUnicode_Check(<object>p):
-            p = PyDict_GetItem(d, "op")
+            p = PyDict_GetItemWithError(d, "op")
             if p is NULL or not PyUnicode_Check(<object>p):
                 raise FrameError("a message without 'channel' is a bare op and needs a string 'type' or 'op'")
         return (None, None, None, None, d)
@@ -324,13 +335,13 @@ def decode_json_frame(data):
     if not PyUnicode_Check(channel):
         raise FrameError(f"frame field 'channel' must be a string, got {_json_type_name(channel)}")
 
-    p = PyDict_GetItem(d, "topic")
+    p = PyDict_GetItemWithError(d, "topic")
     if p is not NULL and <object>p is not None:
         topic = <object>p
         if not PyUnicode_Check(topic):
             raise FrameError(f"frame field 'topic' must be a string or null, got {_json_type_name(topic)}")
 
-    p = PyDict_GetItem(d, "cursor")
+    p = PyDict_GetItemWithError(d, "cursor")
     if p is not NULL and <object>p is not None:
         cursor = <object>p
         # orjson yields int only for integers that fit in i64 or u64 (larger ones become float), and bool
@@ -339,14 +350,14 @@ def decode_json_frame(data):
             raise FrameError(
                 f"frame field 'cursor' must be an integer in 0..2**64-1 or null, got {_json_repr(cursor)}")
 
-    p = PyDict_GetItem(d, "client_id")
+    p = PyDict_GetItemWithError(d, "client_id")
     if p is not NULL and <object>p is not None:
         client_id = <object>p
         if not PyUnicode_Check(client_id):
             raise FrameError(
                 f"frame field 'client_id' must be a string or null, got {_json_type_name(client_id)}")
 
-    p = PyDict_GetItem(d, "payload")
+    p = PyDict_GetItemWithError(d, "payload")
     if p is not NULL:
         payload = <object>p
     return (channel, topic, cursor, client_id, payload)
@@ -431,7 +442,8 @@ cdef tuple _decode_binary(const uint8_t* p, Py_ssize_t n, const uint8_t* table):
     if n < RP_HEADER_LEN:
         raise FrameTooShort(f"RP frame is {n} bytes, shorter than its 9-byte header")
     if p[0] != 0x52 or p[1] != 0x50:
-        raise InvalidMagic(f"RP frame magic is {PyBytes_FromStringAndSize(<const char*>p, 2)!r}, expected b'RP'")
+        magic = PyBytes_FromStringAndSize(<const char*>p, 2)
+        raise InvalidMagic(f"RP frame magic is {magic!r}, expected b'RP'")
     if p[2] != RP_VERSION:
         raise UnsupportedVersion(p[2])
     wire_id = p[4]

@@ -68,11 +68,12 @@ class TestEncodeJsonFrame:
 
     def test_positional_order_is_client_id_then_topic(self):
         out = codec.encode_json_frame("c", 1, b"1", "cid", "top")
-        assert orjson.loads(out) == {"channel": "c", "topic": "top", "cursor": 1, "client_id": "cid", "payload": 1}
+        assert orjson.loads(out) == {"channel": "c", "topic": "top", "cursor": 1, "client_id": "cid",
+                                     "payload": 1}
 
     def test_payload_copied_verbatim_not_reparsed(self):
         # not valid JSON on purpose: the encoder must not look inside
-        assert codec.encode_json_frame("c", 1, b"{ \"a\" :  1 }") .endswith(b'"payload":{ "a" :  1 }}')
+        assert codec.encode_json_frame("c", 1, b"{ \"a\" :  1 }").endswith(b'"payload":{ "a" :  1 }}')
 
     @pytest.mark.parametrize("cursor", [0, 1, 9, 10, 99, 100, 2**32, 10**19, U64_MAX])
     def test_cursor_digits(self, cursor):
@@ -91,7 +92,8 @@ class TestEncodeJsonFrame:
 
     @pytest.mark.parametrize(
         "text",
-        ['say "hi"', "back\\slash", "nl\nx", "tab\t", "\x00\x1f", "caf\u00e9", "\u2028", "emoji \U0001f600", "\x7f/"],
+        ['say "hi"', "back\\slash", "nl\nx", "tab\t", "\x00\x1f", "caf\u00e9", "\u2028", "emoji \U0001f600",
+         "\x7f/"],
     )
     def test_strings_escaped_like_orjson(self, text):
         out = codec.encode_json_frame(text, 1, b"null", client_id=text, topic=text)
@@ -118,7 +120,8 @@ class TestEncodeJsonFrame:
             codec.encode_json_frame(None, 1, b"1")
 
     def test_str_subclass_accepted(self):
-        assert codec.encode_json_frame(Chan.CHAT, 1, b"1") == b'{"channel":"chat","cursor":1,"client_id":null,"payload":1}'
+        expected = b'{"channel":"chat","cursor":1,"client_id":null,"payload":1}'
+        assert codec.encode_json_frame(Chan.CHAT, 1, b"1") == expected
 
     def test_payload_buffers(self):
         expected = codec.encode_json_frame("c", 1, b"[1,2]")
@@ -197,7 +200,8 @@ class TestDecodeJsonFrame:
 
     @pytest.mark.parametrize("payload", [b"1", b'"s"', b"[1,{}]", b'{"a":null}', b"false", b"-2.5"])
     def test_payload_any_json(self, payload):
-        assert codec.decode_json_frame(b'{"channel":"c","payload":' + payload + b"}")[4] == orjson.loads(payload)
+        data = b'{"channel":"c","payload":' + payload + b"}"
+        assert codec.decode_json_frame(data)[4] == orjson.loads(payload)
 
     @pytest.mark.parametrize("op", [b'{"type":"auth","token":null}', b'{"op":"Ping"}',
                                     b'{"type":1,"op":"ping"}', b'{"type":"ping","op":2}'])
@@ -328,8 +332,8 @@ class TestBinaryFrame:
         with pytest.raises(ValueError, match="256"):
             codec.decode_binary_frame(codec.encode_binary_frame(1, 1, b""), b"\x01" * size)
 
-    @pytest.mark.parametrize("data,table", [("RP\x01", None), (b"RP\x01\0\0\0\0\0\0", "x" * 256), (None, None),
-                                            (12, None)])
+    @pytest.mark.parametrize("data,table", [("RP\x01", None), (b"RP\x01\0\0\0\0\0\0", "x" * 256),
+                                            (None, None), (12, None)])
     def test_decode_type_errors(self, data, table):
         with pytest.raises(TypeError):
             codec.decode_binary_frame(data, table)
@@ -371,7 +375,8 @@ def parse_sse_event(raw: bytes) -> dict[str, object]:
 
 class TestSse:
     def test_golden_full(self):
-        out = codec.encode_sse_event(b'{"channel":"chat"}', event="chat", id="chat=41~k3x9a2b1", retry_ms=2000)
+        out = codec.encode_sse_event(b'{"channel":"chat"}', event="chat", id="chat=41~k3x9a2b1",
+                                     retry_ms=2000)
         assert out == b'retry: 2000\nid: chat=41~k3x9a2b1\nevent: chat\ndata: {"channel":"chat"}\n\n'
 
     def test_data_only(self):
@@ -649,8 +654,8 @@ def test_cdef_api_from_another_cython_module(tmp_path):
     repo = Path(__file__).resolve().parents[2]
     (tmp_path / "codec_cdef_user.pyx").write_text(CDEF_USER)
     (tmp_path / "setup.py").write_text(CDEF_SETUP)
-    proc = subprocess.run([sys.executable, "setup.py", "build_ext", "--inplace", "-q", str(repo)], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=110)
+    proc = subprocess.run([sys.executable, "setup.py", "build_ext", "--inplace", "-q", str(repo)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=110)
     assert proc.returncode == 0, proc.stderr[-2000:]
     sys.path.insert(0, str(tmp_path))
     try:
@@ -658,7 +663,8 @@ def test_cdef_api_from_another_cython_module(tmp_path):
     finally:
         sys.path.remove(str(tmp_path))
     assert user.json_frame("chat", True, 41, b"{}", None, None) == codec.encode_json_frame("chat", 41, b"{}")
-    assert user.json_frame("chat", False, 41, b"1", "id", "t") == codec.encode_json_frame("chat", None, b"1", "id", "t")
+    expected = codec.encode_json_frame("chat", None, b"1", "id", "t")
+    assert user.json_frame("chat", False, 41, b"1", "id", "t") == expected
     with pytest.raises(TypeError):
         user.json_frame(5, False, 0, b"1", None, None)
     assert user.binary_frame(2, 7, b"xy", 0xFF) == (codec.encode_binary_frame(2, 7, b"xy", 7), 9)
