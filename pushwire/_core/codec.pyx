@@ -77,7 +77,6 @@ FLAGS_KNOWN = RP_FLAGS_KNOWN
 cdef object _orjson_loads = orjson.loads
 cdef object _orjson_dumps = orjson.dumps
 cdef object _JSONDecodeError = orjson.JSONDecodeError
-cdef object _JSONEncodeError = orjson.JSONEncodeError
 
 # ProtocolError.reason must fit in a close frame (123 bytes of UTF-8).
 cdef Py_ssize_t _MAX_REASON_BYTES = 123
