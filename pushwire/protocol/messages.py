@@ -140,8 +140,8 @@ def _epoch(tag: str, key: str, value: Any) -> str:
 
 
 def _str_list(tag: str, obj: Mapping[str, Any], key: str, *, max_items: int = MAX_STREAMS,
-              max_chars: int = MAX_STREAM_NAME_CHARS) -> tuple[str, ...]:
-    value = _raw(obj, key)
+              max_chars: int = MAX_STREAM_NAME_CHARS, required: bool = False) -> tuple[str, ...]:
+    value = _req(tag, obj, key) if required else _raw(obj, key)
     if value is _MISSING:
         return ()
     if not isinstance(value, list):
@@ -372,7 +372,7 @@ class Subscribe(Op):
     @classmethod
     def from_payload(cls, obj: Mapping[str, Any]) -> Subscribe:
         t = cls.TYPE
-        return cls(_str_list(t, obj, "channels"), _cursor_map(t, obj, "resume_cursors"),
+        return cls(_str_list(t, obj, "channels", required=True), _cursor_map(t, obj, "resume_cursors"),
                    _epoch_map(t, obj, "resume_epochs"))
 
 
@@ -406,7 +406,7 @@ class Unsubscribe(Op):
 
     @classmethod
     def from_payload(cls, obj: Mapping[str, Any]) -> Unsubscribe:
-        return cls(_str_list(cls.TYPE, obj, "channels"))
+        return cls(_str_list(cls.TYPE, obj, "channels", required=True))
 
 
 @dataclass(frozen=True, slots=True)
@@ -416,7 +416,8 @@ class ResumeRequired(Op):
     s->c (``to_cursor``, ``epoch`` and ``reason`` set): frames ``from_cursor..to_cursor`` of stream
     ``channel`` cannot be replayed (``from_cursor > to_cursor`` is an empty range: for ``epoch_changed``
     nothing of the current epoch was lost, but the client's old position is void); reload state.
-    c->s (only ``channel`` and ``from_cursor``): replay the stream from ``from_cursor`` (inclusive).
+    c->s (``channel``, ``from_cursor`` and optionally ``epoch``): replay the stream from ``from_cursor``
+    (inclusive), like ``subscribe`` with ``resume_cursors: {channel: from_cursor - 1}``.
 
     Attributes:
         channel: a stream name.
@@ -431,8 +432,13 @@ class ResumeRequired(Op):
 
     @property
     def is_request(self) -> bool:
-        """True for the client form (a replay request)."""
-        return self.to_cursor is None and self.epoch is None and self.reason is None
+        """True for the client form (a replay request): no ``to_cursor`` and no ``reason``."""
+        return self.to_cursor is None and self.reason is None
+
+    @property
+    def resume_cursor(self) -> int:
+        """The resume cursor a replay request stands for: ``from_cursor - 1`` (0 at least)."""
+        return max(self.from_cursor - 1, 0)
 
     @classmethod
     def from_decision(cls, stream: str, decision: ResumeDecision, *, epoch: str) -> ResumeRequired | None:
@@ -446,7 +452,10 @@ class ResumeRequired(Op):
 
     def to_payload(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": self.TYPE, "channel": self.channel, "from_cursor": self.from_cursor}
-        if not self.is_request:
+        if self.is_request:
+            if self.epoch is not None:
+                out["epoch"] = self.epoch
+        else:
             out["to_cursor"] = self.to_cursor
             out["epoch"] = self.epoch
             out["reason"] = self.reason

@@ -86,6 +86,12 @@ def test_resume_required_two_forms() -> None:
     request = ResumeRequired("chat", 12)
     assert request.is_request
     assert request.to_payload() == {"type": "resume_required", "channel": "chat", "from_cursor": 12}
+    assert request.resume_cursor == 11
+    assert ResumeRequired("chat", 0).resume_cursor == 0
+    with_epoch = decode_op({"type": "resume_required", "channel": "chat", "from_cursor": 12, "epoch": "e1"})
+    assert with_epoch == ResumeRequired("chat", 12, None, "e1") and with_epoch.is_request
+    assert with_epoch.to_payload() == {"type": "resume_required", "channel": "chat", "from_cursor": 12,
+                                       "epoch": "e1"}
     server = ResumeRequired("chat", 12, 30, "k3x9a2b1", "gap")
     assert not server.is_request
     assert list(server.to_payload()) == ["type", "channel", "from_cursor", "to_cursor", "epoch", "reason"]
@@ -143,6 +149,7 @@ def test_decode_nulls_and_missing_optionals() -> None:
     assert decode_op({"type": "goodbye"}) == Goodbye(None)
     assert decode_op({"type": "health", "status": "ok"}) == Health("ok", None)
     assert decode_op({"type": "subscribe", "channels": ["a"]}) == Subscribe(("a",))
+    assert decode_op({"type": "subscribe", "channels": []}) == Subscribe(())
     assert decode_op({"type": "features"}) == Features()
 
 
@@ -191,6 +198,8 @@ BAD = [
     ({"type": "auth", "client_id": UID, "resume_epochs": {"chat": ""}}, "resume_epochs"),
     ({"type": "auth", "client_id": UID, "resume_epochs": {"chat": 5}}, "resume_epochs"),
     ({"type": "subscribe", "channels": {"chat": 1}}, "channels"),
+    ({"type": "subscribe"}, "channels"),
+    ({"type": "unsubscribe", "channels": None}, "channels"),
     ({"type": "subscribe", "channels": ["c"] * 257}, "channels"),
     ({"type": "unsubscribe", "channels": [None]}, "channels"),
     ({"type": "ack", "channel": "chat"}, "cursor"),
@@ -274,6 +283,7 @@ ops = st.one_of(
     st.builds(Subscribed, status_maps),
     st.builds(Unsubscribe, small_lists),
     st.builds(ResumeRequired, names, cursors),
+    st.builds(ResumeRequired, names, cursors, st.none(), epochs),
     st.builds(ResumeRequired, names, cursors, cursors, epochs, st.sampled_from(["gap", "epoch_changed"])),
     st.builds(Ack, names, cursors),
     st.just(Ping()),
