@@ -73,8 +73,10 @@ class Frame:
     def decode(cls, data: bytes | bytearray | memoryview | str, channels: type[ChannelKind]) -> Frame:
         """Parse one JSON text message.
 
-        A bare op (an object without ``channel``) becomes a frame of the system channel whose payload is the
-        whole object. A missing ``payload`` decodes as None.
+        A bare op becomes a frame of the system channel whose payload is the whole object. A bare op is an
+        object without ``channel``, or one with a string ``type`` (or ``op``) and no ``payload`` key (bare
+        ``ack`` and ``resume_required`` carry a ``channel`` field). Otherwise a missing ``payload`` decodes
+        as None.
 
         Args:
             data: the message.
@@ -89,6 +91,12 @@ class Frame:
         name, topic, cursor, client_id, payload = decode_json_frame(data)
         if name is None:
             return cls(channels.system(), payload)
+        if payload is None:
+            # ``ack`` and ``resume_required`` have a ``channel`` field of their own: sent bare, they look like a
+            # frame. A frame needs ``payload``; an object without one but with a string tag is a bare op.
+            obj = orjson.loads(data)
+            if "payload" not in obj and (isinstance(obj.get("type"), str) or isinstance(obj.get("op"), str)):
+                return cls(channels.system(), obj)
         channel = channels.from_name(name)
         if channel is None:
             raise StreamError(f"unknown channel {name[:40]!r}", error_code=ErrorCode.UNKNOWN_CHANNEL,

@@ -84,6 +84,19 @@ def test_decode_bare_op() -> None:
     assert frame == Frame(DefaultChannel.SYSTEM, {"type": "ping"})
 
 
+def test_decode_bare_op_with_a_channel_field() -> None:
+    data = b'{"type":"ack","channel":"chat","cursor":41}'
+    assert Frame.decode(data, DefaultChannel) == Frame(DefaultChannel.SYSTEM, {"type": "ack", "channel": "chat",
+                                                                              "cursor": 41})
+    data = b'{"op":"ResumeRequired","channel":"chat","from_cursor":3}'
+    assert Frame.decode(data, DefaultChannel).channel is DefaultChannel.SYSTEM
+    # with a payload key (even null) it is a frame
+    assert Frame.decode(b'{"type":"ack","channel":"chat","payload":null}', DefaultChannel) == \
+        Frame(DefaultChannel.CHAT, None)
+    # a non-string tag does not make an op
+    assert Frame.decode(b'{"type":5,"channel":"chat"}', DefaultChannel) == Frame(DefaultChannel.CHAT, None)
+
+
 def test_decode_str_input() -> None:
     assert Frame.decode('{"channel":"chat","payload":"é"}', DefaultChannel).payload == "é"
 
