@@ -533,6 +533,9 @@ METRICS = {
     "rss_connected_kb": ("server", "rss_connected_kb"),
     "rss_end_kb": ("server", "rss_end_kb"),
     "rss_per_conn_kb": ("server", "rss_per_conn_kb"),
+    "pss_before_kb": ("server", "pss_before_kb"),
+    "pss_connected_kb": ("server", "pss_connected_kb"),
+    "pss_end_kb": ("server", "pss_end_kb"),
     "loadgen_cpu_pct": ("loadgen", "cpu_pct"),
     "others_pct": ("machine", "others_pct"),
     "connect_s": ("connect_s",),
@@ -633,7 +636,9 @@ def render_markdown(doc: dict[str, Any]) -> str:
         "Publishing is `POST` over 4 keep-alive HTTP connections for every server. Closed loop: a publish stays "
         "in flight until every subscriber has it. Every subscriber keeps a seen-set, so `lost` (acknowledged "
         "publishes x subscribers - unique deliveries) and `dup` are exact. Server CPU is from `/proc/<pid>/stat` "
-        "(process tree) over the measured phase, in % of one core; `others %` is CPU used on the machine by "
+        "(process tree) over the measured phase, in % of one core; memory is PSS summed over the process tree "
+        "(nginx's master and worker share pages), per-connection memory is the RSS growth while connecting "
+        "divided by the connections; `others %` is CPU used on the machine by "
         "processes that were neither the server nor the load generator (this machine is shared: high values mean "
         "a noisy run). Ratios are against nchan in the same table.",
         "",
@@ -649,11 +654,11 @@ def render_markdown(doc: dict[str, Any]) -> str:
         if wl.mode in ("open", "closed"):
             lines += [
                 "| server | publishes/s | deliveries/s | p50 ms | p99 ms | p99.9 ms | lost | dup | server CPU % "
-                "(user/sys s) | server RSS MB | loadgen CPU % | others % | deliveries/s vs nchan | p99 vs nchan |",
+                "(user/sys s) | server PSS MB | loadgen CPU % | others % | deliveries/s vs nchan | p99 vs nchan |",
                 "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
             ]
             for s, c in rows:
-                rss = None if c["rss_end_kb"] is None else c["rss_end_kb"] / 1024
+                rss = _kb_mb(c.get("pss_end_kb") or c["rss_end_kb"])
                 lines.append(
                     f"| {s} | {_num(c['pub_rate'])} | {_num(c['deliv_rate'])} | {_ms(c['p50_us'])} | "
                     f"{_ms(c['p99_us'])} | {_ms(c['p999_us'])} | {c['lost']:,} | {c['dup']:,} | "
@@ -665,15 +670,16 @@ def render_markdown(doc: dict[str, Any]) -> str:
                 )
         elif wl.mode == "idle":
             lines += [
-                "| server | connect all (s) | RSS before MB | RSS connected MB | KB per connection | server CPU s "
+                "| server | connect all (s) | PSS before MB | PSS connected MB | RSS KB per connection | server CPU s "
                 "while connecting | failed | KB/conn vs nchan |",
                 "|---|---:|---:|---:|---:|---:|---:|---:|",
             ]
             for s, c in rows:
                 cpu = None if c["server_user_s"] is None else c["server_user_s"] + (c["server_sys_s"] or 0)
                 lines.append(
-                    f"| {s} | {_num(c['connect_s'], '{:.2f}')} | {_num(_kb_mb(c['rss_before_kb']), '{:.1f}')} | "
-                    f"{_num(_kb_mb(c['rss_connected_kb']), '{:.1f}')} | {_num(c['rss_per_conn_kb'], '{:.1f}')} | "
+                    f"| {s} | {_num(c['connect_s'], '{:.2f}')} | "
+                    f"{_num(_kb_mb(c.get('pss_before_kb') or c['rss_before_kb']), '{:.1f}')} | "
+                    f"{_num(_kb_mb(c.get('pss_connected_kb') or c['rss_connected_kb']), '{:.1f}')} | {_num(c['rss_per_conn_kb'], '{:.1f}')} | "
                     f"{_num(cpu, '{:.2f}')} | {c['subs_failed']:,} | "
                     f"{_ratio(c['rss_per_conn_kb'], base and base['rss_per_conn_kb'])} |"
                 )

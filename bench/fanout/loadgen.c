@@ -509,6 +509,7 @@ static size_t expand(const char *tpl, const conn_t *c, char *out, size_t cap) {
 typedef struct {
     uint64_t utime, stime;   /* clock ticks */
     uint64_t rss_kb;
+    uint64_t pss_kb;         /* proportional: shared pages split between master and worker */
     int nproc;
     uint64_t sys_busy, sys_total;  /* whole machine, /proc/stat, clock ticks */
 } proc_sample_t;
@@ -565,6 +566,19 @@ static uint64_t read_rss_kb(pid_t pid) {
     return (uint64_t)res * (uint64_t)sysconf(_SC_PAGESIZE) / 1024;
 }
 
+static uint64_t read_pss_kb(pid_t pid) {
+    char path[64], buf[4096];
+    snprintf(path, sizeof path, "/proc/%d/smaps_rollup", pid);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return 0;
+    buf[n] = 0;
+    char *p = strstr(buf, "\nPss:");
+    return p ? strtoull(p + 5, NULL, 10) : 0;
+}
+
 /* The given pids plus all their descendants (nginx master + worker). */
 static proc_sample_t sample_procs(void) {
     proc_sample_t s = {0};
@@ -604,6 +618,7 @@ static proc_sample_t sample_procs(void) {
             s.utime += u;
             s.stime += st;
             s.rss_kb += read_rss_kb(set[i]);
+            s.pss_kb += read_pss_kb(set[i]);
             s.nproc++;
         }
     }
@@ -1329,8 +1344,10 @@ static void print_result(uint64_t t_conn0, uint64_t t_conn1, proc_sample_t s0, p
            lu, ls, run, run > 0 ? 100 * (lu + ls) / run : 0.0);
     printf("\"server\":{\"procs\":%d,\"cpu_user_s\":%.3f,\"cpu_sys_s\":%.3f,\"measured_s\":%.3f,\"cpu_pct\":%.1f,"
            "\"rss_before_kb\":%" PRIu64 ",\"rss_connected_kb\":%" PRIu64 ",\"rss_end_kb\":%" PRIu64 ","
+           "\"pss_before_kb\":%" PRIu64 ",\"pss_connected_kb\":%" PRIu64 ",\"pss_end_kb\":%" PRIu64 ","
            "\"rss_per_conn_kb\":%.2f},",
            s2.nproc, su, ss, meas, meas > 0 ? 100 * (su + ss) / meas : 0.0, s0.rss_kb, s1.rss_kb, s2.rss_kb,
+           s0.pss_kb, s1.pss_kb, s2.pss_kb,
            n_ready > 0 ? ((double)s1.rss_kb - (double)s0.rss_kb) / n_ready : 0.0);
     if (cfg.mode == MODE_STORM)
         printf("\"storm\":{\"missed\":%d,\"whole\":%d,\"all_whole_s\":%.4f,\"p50_whole_s\":%.4f,\"p99_whole_s\":%.4f},",
