@@ -1,0 +1,280 @@
+"""The hub (layer 3): streams, subscriptions, publish and resume.
+
+A publish: :meth:`Hub.publish` -> the broker assigns the offset and keeps the publication -> the broker calls
+:meth:`Hub.handle_publication` -> every subscriber of the stream gets a reference (``deliver``). Nothing here
+touches a socket: subscribers are objects with a ``client_id`` and a synchronous ``deliver`` method, provided by
+the I/O layer.
+
+Subscribing is two-phase so that no frame is lost or doubled between replay and live delivery, even with a
+broker whose history read suspends: :meth:`Hub.prepare` registers the subscriber as *pending* (live publications
+are buffered for it), reads history and decides the resume outcome; the caller then tells the client (``auth_ok``
+or ``subscribed``) and calls :meth:`Hub.activate`, which delivers the replay, then the buffered publications
+newer than the replay, and makes the subscription live.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import orjson
+
+from .._core.codec import encode_json_frame
+from .._core.wsframe import OP_TEXT, encode_ws_frame
+from ..config import HistoryConfig
+from ..metrics import Metrics
+from ..protocol.channels import ChannelKind
+from ..protocol.resume import ResumeDecision, decide_resume
+from ..protocol.streams import StreamRef, normalize_uuid, parse_stream
+from .broker.base import Broker, Publication, StreamState
+from .broker.memory import MemoryBroker
+
+__all__ = ["Hub", "PreparedStream", "Subscriber"]
+
+
+class Subscriber(Protocol):
+    """What the hub needs of a connection: who it is and a synchronous, non-blocking ``deliver``."""
+
+    client_id: str
+
+    def deliver(self, publication: Publication) -> None:
+        """Queue the publication for the client (never blocks, never awaits)."""
+
+
+class _Stream:
+    """Local subscribers of one stream; ``pending`` buffers live publications for subscribers being prepared."""
+
+    __slots__ = ("name", "subscribers", "pending")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.subscribers: dict[Subscriber, None] = {}
+        self.pending: dict[Subscriber, list[Publication]] = {}
+
+
+@dataclass(slots=True)
+class PreparedStream:
+    """One stream of a subscribe in progress: the resume decision and what to replay."""
+
+    ref: StreamRef
+    state: StreamState
+    decision: ResumeDecision
+    replay: list[Publication] = field(default_factory=list)
+    #: the subscriber was already live on the stream: this is a replay request (gap filling), not a subscribe
+    already_live: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.ref.name
+
+
+class Hub:
+    """Streams and subscriptions of one process, in front of a :class:`Broker`.
+
+    Args:
+        channels: the application's channel enum.
+        broker: offsets and history; a :class:`MemoryBroker` when omitted.
+        history: limits used for resume (``max_replay``) and by the default broker.
+        metrics: counters.
+    """
+
+    def __init__(self, channels: type[ChannelKind], broker: Broker | None = None, *,
+                 history: HistoryConfig | None = None, metrics: Metrics | None = None) -> None:
+        self.channels = channels
+        self.history = history or HistoryConfig()
+        self.broker = broker if broker is not None else MemoryBroker(self.history)
+        self.broker.bind(self)
+        self.metrics = metrics if metrics is not None else Metrics()
+        self._streams: dict[str, _Stream] = {}
+        #: personal stream names that exist, per client id (so a returning client is subscribed to them)
+        self._personal: dict[str, set[str]] = {}
+
+    # -- publish -------------------------------------------------------------------------------------------
+
+    async def publish(self, ref: StreamRef, payload_json: bytes, *, client_id: str | None = None) -> Publication:
+        """Publish an already-serialised JSON payload to a stream; return the publication (with its offset).
+
+        Args:
+            ref: the target stream (a personal stream when ``ref.is_personal``).
+            payload_json: the payload, already JSON; it is embedded as-is, never re-serialised.
+            client_id: the frame's ``client_id`` field (e.g. the sender of a chat message), or None.
+        """
+        if ref.is_personal:
+            self._note_personal(ref)
+        publication = await self.broker.publish(ref.name, _encoder(ref, payload_json, client_id))
+        self.metrics.inc("publications")
+        return publication
+
+    def handle_publication(self, publication: Publication) -> None:
+        """Fan a publication out to the stream's local subscribers (called by the broker)."""
+        stream = self._streams.get(publication.stream)
+        if stream is None:
+            return
+        for subscriber in stream.subscribers:
+            subscriber.deliver(publication)
+        if stream.pending:
+            for buffered in stream.pending.values():
+                buffered.append(publication)
+        self.metrics.inc("deliveries", len(stream.subscribers))
+
+    def _note_personal(self, ref: StreamRef) -> None:
+        owner = ref.owner
+        assert owner is not None
+        names = self._personal.setdefault(owner, set())
+        if ref.name not in names:
+            names.add(ref.name)
+
+    def personal_streams(self, client_id: str) -> list[StreamRef]:
+        """Return the personal streams that exist for a client."""
+        names = self._personal.get(normalize_uuid(client_id), ())
+        return [parse_stream(name, self.channels) for name in sorted(names)]
+
+    # -- subscribe -----------------------------------------------------------------------------------------
+
+    async def prepare(self, subscriber: Subscriber, refs: Iterable[StreamRef],
+                      cursors: dict[str, int], epochs: dict[str, str]) -> list[PreparedStream]:
+        """Start subscribing: buffer live publications, decide each stream's resume outcome, read history.
+
+        Args:
+            subscriber: the connection.
+            refs: streams to subscribe (already authorised).
+            cursors: resume cursors by stream name (absent: no resume for that stream).
+            epochs: resume epochs by stream name (absent: the stream's current epoch is assumed).
+
+        Returns:
+            One :class:`PreparedStream` per stream, in order. Call :meth:`activate` next (or :meth:`abandon`).
+        """
+        prepared = []
+        for ref in refs:
+            stream = self._streams.get(ref.name)
+            if stream is None:
+                stream = self._streams[ref.name] = _Stream(ref.name)
+            already_live = subscriber in stream.subscribers
+            if not already_live:
+                stream.pending.setdefault(subscriber, [])
+            item = await self._prepare_one(ref, cursors.get(ref.name), epochs.get(ref.name))
+            item.already_live = already_live
+            prepared.append(item)
+        return prepared
+
+    async def _prepare_one(self, ref: StreamRef, cursor: int | None, epoch: str | None) -> PreparedStream:
+        state = self.broker.state(ref.name)
+        decision = self._decide(ref, cursor, epoch, state)
+        if decision.replay_after >= state.last_offset:
+            return PreparedStream(ref, state, decision)
+        read = await self.broker.read_history(ref.name, decision.replay_after, self.history.max_replay)
+        replay = read.publications
+        if replay and replay[0].offset != decision.replay_after + 1:
+            # History moved between the state and the read (trimmed meanwhile): decide again on what was read.
+            state = read.state
+            decision = self._decide(ref, cursor, epoch, state)
+            replay = [p for p in replay if p.offset > decision.replay_after]
+        return PreparedStream(ref, read.state, decision, replay)
+
+    def _decide(self, ref: StreamRef, cursor: int | None, epoch: str | None, state: StreamState) -> ResumeDecision:
+        return decide_resume(cursor, epoch, epoch=state.epoch, first_offset=state.first_offset,
+                             last_offset=state.last_offset, personal=ref.is_personal,
+                             max_replay=self.history.max_replay)
+
+    def activate(self, subscriber: Subscriber, prepared: Iterable[PreparedStream]) -> None:
+        """Deliver each prepared stream's replay, then what was buffered meanwhile, then go live."""
+        for item in prepared:
+            stream = self._streams[item.name]
+            if item.already_live:
+                # live frames keep flowing; the replayed ones arrive late and the client fills its holes
+                for publication in item.replay:
+                    subscriber.deliver(publication)
+                self.metrics.inc("replayed", len(item.replay))
+                continue
+            buffered = stream.pending.pop(subscriber, [])
+            last = item.decision.replay_after
+            for publication in item.replay:
+                subscriber.deliver(publication)
+                last = publication.offset
+            for publication in buffered:
+                if publication.offset > last:
+                    subscriber.deliver(publication)
+                    last = publication.offset
+            stream.subscribers[subscriber] = None
+            self.metrics.inc("replayed", len(item.replay))
+
+    def abandon(self, subscriber: Subscriber, prepared: Iterable[PreparedStream]) -> None:
+        """Cancel a prepared subscribe (the connection went away before activation)."""
+        for item in prepared:
+            stream = self._streams.get(item.name)
+            if stream is not None:
+                stream.pending.pop(subscriber, None)
+                self._forget_if_empty(stream)
+
+    def unsubscribe(self, subscriber: Subscriber, names: Iterable[str]) -> list[str]:
+        """Remove the subscriber from the named streams; return the names it was actually subscribed to."""
+        removed = []
+        for name in names:
+            stream = self._streams.get(name)
+            if stream is None:
+                continue
+            was_live = subscriber in stream.subscribers
+            stream.subscribers.pop(subscriber, None)
+            was_pending = stream.pending.pop(subscriber, None) is not None
+            if was_live or was_pending:
+                removed.append(name)
+            self._forget_if_empty(stream)
+        return removed
+
+    def unsubscribe_all(self, subscriber: Subscriber, names: Iterable[str]) -> None:
+        """Drop every subscription of a connection that is going away (``names``: its streams)."""
+        self.unsubscribe(subscriber, list(names))
+
+    def _forget_if_empty(self, stream: _Stream) -> None:
+        if not stream.subscribers and not stream.pending:
+            self._streams.pop(stream.name, None)
+
+    def is_subscribed(self, subscriber: Subscriber, name: str) -> bool:
+        """Whether the subscriber is live on the stream."""
+        stream = self._streams.get(name)
+        return stream is not None and subscriber in stream.subscribers
+
+    def subscriber_count(self, name: str) -> int:
+        """How many local subscribers a stream has."""
+        stream = self._streams.get(name)
+        return 0 if stream is None else len(stream.subscribers)
+
+    # -- acks and housekeeping -----------------------------------------------------------------------------
+
+    def ack(self, ref: StreamRef, cursor: int) -> None:
+        """Record an ack: a personal stream's history is trimmed through it; shared streams keep theirs."""
+        self.metrics.inc("acks")
+        if ref.is_personal:
+            self.broker.trim_through(ref.name, cursor)
+
+    def state(self, ref: StreamRef) -> StreamState:
+        """The stream's epoch and kept offsets."""
+        return self.broker.state(ref.name)
+
+    def sweep(self) -> int:
+        """Trim history by age; forget idle streams nobody is subscribed to."""
+        dropped = self.broker.sweep(self._streams)
+        if dropped:
+            self.metrics.inc("history_trimmed", dropped)
+        return dropped
+
+
+def _encoder(ref: StreamRef, payload_json: bytes, client_id: str | None):
+    """Return the broker's encode callback: the JSON frame and the WebSocket frame, built once."""
+    channel = ref.channel
+    name = channel.wire_name
+    stream = ref.name
+    topic = ref.topic
+    lane = channel.lane
+
+    def encode(offset: int, epoch: str) -> Publication:
+        json = encode_json_frame(name, offset, payload_json, client_id, topic)
+        return Publication(stream, offset, epoch, lane, json, encode_ws_frame(json, OP_TEXT), name)
+
+    return encode
+
+
+def dumps(payload: object) -> bytes:
+    """Serialise an application payload to JSON (orjson; non-str dict keys and numpy types allowed)."""
+    return orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY)

@@ -1,0 +1,193 @@
+"""The HTTP/1.1 connection (layer 4): an asyncio ``Protocol`` that owns a socket until it is upgraded.
+
+It feeds bytes to the sans-I/O :class:`~pushwire.protocol.http11.HttpRequestParser`, hands each complete request
+to the router, writes the answer, and keeps the connection alive between requests. Requests are answered in
+order: while an asynchronous route runs, later pipelined requests wait in the parser. A WebSocket or SSE route
+*upgrades* the connection: the transport is handed to the new protocol object and this one is done.
+
+Timeouts are not timers per connection: the server's sweeper calls :meth:`HttpConnection.check_timeouts` about
+once a second (a head that arrives too slowly gets 408, an idle keep-alive connection is closed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ..config import HttpConfig
+from ..errors import HttpError
+from ..protocol.http11 import HttpRequestParser, Request, build_response
+
+if TYPE_CHECKING:
+    from ..metrics import Metrics
+
+__all__ = ["HttpConnection", "Router"]
+
+
+class Router(Protocol):
+    """Answers a request: bytes (a complete response), an awaitable of bytes, or None when it upgraded."""
+
+    def handle(self, connection: HttpConnection, request: Request) -> bytes | Awaitable[bytes] | None: ...
+
+
+class HttpConnection(asyncio.Protocol):
+    """One client's HTTP/1.1 connection, until it closes or is upgraded."""
+
+    __slots__ = ("config", "router", "metrics", "loop", "tracker", "transport", "parser", "busy", "upgraded",
+                 "closed", "last_activity", "partial_since", "peer")
+
+    def __init__(self, config: HttpConfig, router: Router, metrics: Metrics, loop: asyncio.AbstractEventLoop,
+                 tracker: set[Any]) -> None:
+        self.config = config
+        self.router = router
+        self.metrics = metrics
+        self.loop = loop
+        self.tracker = tracker
+        self.transport: asyncio.Transport | None = None
+        self.parser = HttpRequestParser(config)
+        self.busy = False
+        self.upgraded = False
+        self.closed = False
+        self.last_activity = loop.time()
+        self.partial_since: float | None = None
+        self.peer: Any = None
+
+    # asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.peer = transport.get_extra_info("peername")
+        self.tracker.add(self)
+        self.metrics.inc("http_connections")
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.tracker.discard(self)
+
+    def data_received(self, data: bytes) -> None:
+        self.last_activity = self.loop.time()
+        try:
+            self.parser.feed(data)
+        except HttpError:
+            self.abort()  # the parser already failed and its answer was sent
+            return
+        if self.busy:
+            # an asynchronous route is running: read no more until it answered (back-pressure on pipelining)
+            self.transport.pause_reading()  # type: ignore[union-attr]
+            return
+        self._process()
+
+    def eof_received(self) -> bool | None:
+        return None  # close our side too
+
+    # request loop
+
+    def _process(self) -> None:
+        while not (self.busy or self.upgraded or self.closed):
+            try:
+                request = self.parser.next_request()
+            except HttpError as exc:
+                self.fail(exc)  # the byte stream is unusable after a parse error: close after the answer
+                return
+            if request is None:
+                self.partial_since = (self.partial_since or self.loop.time()) if self.parser.has_partial else None
+                return
+            self.partial_since = None
+            self._dispatch(request)
+
+    def _dispatch(self, request: Request) -> None:
+        self.metrics.inc("http_requests")
+        try:
+            answer = self.router.handle(self, request)
+        except HttpError as exc:
+            self.fail(exc, keep_alive=request.keep_alive)
+            return
+        if answer is None:  # upgraded, or answered by the route itself
+            return
+        if isinstance(answer, bytes):
+            self.respond(answer, keep_alive=request.keep_alive)
+            return
+        self.busy = True
+        task = self.loop.create_task(answer)  # type: ignore[arg-type]
+        task.add_done_callback(lambda done: self._async_done(done, request.keep_alive))
+
+    def _async_done(self, task: asyncio.Task[bytes], keep_alive: bool) -> None:
+        self.busy = False
+        if self.closed:
+            return
+        if task.cancelled():
+            self.abort()
+            return
+        exc = task.exception()
+        if isinstance(exc, HttpError):
+            self.fail(exc, keep_alive=keep_alive)
+        elif exc is not None:
+            self.metrics.inc("http_internal_errors")
+            self.fail(HttpError(500, "internal server error"), keep_alive=False)
+            self.loop.call_exception_handler({"message": "pushwire route failed", "exception": exc})
+        else:
+            response = task.result()
+            if response is None:  # the route upgraded the connection (SSE) or answered itself
+                return
+            self.respond(response, keep_alive=keep_alive)
+        if not self.closed:
+            self.transport.resume_reading()  # type: ignore[union-attr]
+            self._process()
+
+    # answers
+
+    def respond(self, response: bytes, *, keep_alive: bool) -> None:
+        """Write a complete response; close after it unless the connection is kept alive."""
+        if self.closed or self.transport is None:
+            return
+        self.transport.write(response)
+        self.last_activity = self.loop.time()
+        if not keep_alive:
+            self.close()
+
+    def fail(self, error: HttpError, *, keep_alive: bool = False) -> None:
+        """Answer with an error status (a plain-text body with the reason) and count it."""
+        self.metrics.inc(f"http_status_{error.status}")
+        body = (error.reason + "\n").encode()
+        self.respond(build_response(error.status, body, headers=error.headers,
+                                    content_type="text/plain; charset=utf-8", keep_alive=keep_alive),
+                     keep_alive=keep_alive)
+
+    def upgrade(self, protocol: asyncio.Protocol, response: bytes) -> None:
+        """Write the response (101 or the SSE head) and hand the socket to ``protocol``."""
+        assert self.transport is not None
+        transport = self.transport
+        self.upgraded = True
+        self.tracker.discard(self)
+        remaining = self.parser.take_remaining()
+        transport.write(response)
+        transport.set_protocol(protocol)
+        protocol.connection_made(transport)
+        if remaining:
+            protocol.data_received(remaining)
+
+    def close(self) -> None:
+        if not self.closed and self.transport is not None:
+            self.closed = True
+            self.tracker.discard(self)
+            self.transport.close()
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.closed = True
+            self.tracker.discard(self)
+            self.transport.abort()
+
+    def check_timeouts(self, now: float) -> None:
+        """Cut a head that arrives too slowly (408) and idle keep-alive connections."""
+        if self.busy or self.closed:
+            return
+        if self.partial_since is not None or self.parser.has_partial:
+            if self.partial_since is None:
+                self.partial_since = now
+            elif now - self.partial_since > self.config.header_timeout_s:
+                self.metrics.inc("http_timeouts")
+                self.fail(HttpError(408, "request not received in time"))
+        elif now - self.last_activity > self.config.keepalive_timeout_s:
+            self.close()

@@ -1,0 +1,420 @@
+"""The server's session logic (layer 4): what happens for each session event, for WebSocket and SSE alike.
+
+Connections (``WebSocketConnection``, ``SseConnection``) turn bytes into session events; this module acts on
+them with the hub and the application's callbacks: authenticate (the validator may be async), register the
+client (a second connection with the same client id replaces the first), subscribe with resume, run channel
+handlers in order, acks, and the sweeper that runs every timer of every connection once a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import inspect
+import logging
+import os
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Protocol
+
+from ..config import ServerConfig
+from ..errors import AuthRejected, CloseCode, ErrorCode, ProtocolError
+from ..hub.broker.base import Publication
+from ..hub.hub import Hub, PreparedStream
+from ..metrics import Metrics
+from ..protocol.channels import ChannelKind
+from ..protocol.frames import Frame
+from ..protocol.messages import AuthOk, Error, Features, Op, Pong, ResumeRequired, Slow, StreamStatus, Subscribed
+from ..protocol.session import (
+    AckReceived,
+    AuthRequested,
+    FeaturesRequested,
+    FrameReceived,
+    GoodbyeReceived,
+    PingReceived,
+    PongReceived,
+    ResumeRangeRequested,
+    SessionEvent,
+    SubscribeRequested,
+    UnsubscribeRequested,
+    Violation,
+    negotiate_features,
+)
+from ..protocol.streams import StreamRef
+
+__all__ = ["AuthValidator", "Connection", "PushService"]
+
+log = logging.getLogger("pushwire.server")
+
+#: ``auth(client_id, token, streams)`` -> truthy/None to accept, False to reject (or raise AuthRejected);
+#: may be a coroutine function.
+AuthValidator = Callable[[str, "str | None", list[str]], "bool | None | Awaitable[bool | None]"]
+#: ``handler(client_id, frame, server)``; may be a coroutine function.
+ChannelHandler = Callable[[str, Frame, Any], Any]
+
+#: features this server grants (binary delivery is not implemented yet: see README)
+SUPPORTED_FEATURES: tuple[str, ...] = ()
+
+
+class Connection(Protocol):
+    """What the service needs of a WebSocket or SSE connection."""
+
+    client_id: str
+    session_token: str
+    auth_token: str | None
+    streams: set[str]
+    closed: bool
+    authenticated: bool
+    kind: str
+
+    def deliver(self, publication: Publication) -> None: ...
+    def send_op(self, op: Op) -> None: ...
+    def accept(self, auth_ok: AuthOk, positions: dict[str, tuple[int, str]]) -> None: ...
+    def close(self, code: int = ..., reason: str = ...) -> None: ...
+    def fail(self, code: int, reason: str, op: Op | None = None) -> None: ...
+    def goodbye(self, reason: str) -> None: ...
+    def check_timeouts(self, now: float) -> None: ...
+    def queued_lossless(self) -> int: ...
+
+
+class PushService:
+    """Session logic shared by every connection of one server.
+
+    Args:
+        channels: the application's channel enum.
+        hub: streams and history.
+        config: limits and timers.
+        auth: the auth validator, or None to accept everyone.
+        metrics: counters.
+        loop: the event loop.
+        secret: key for session tokens (random per process when None).
+    """
+
+    def __init__(self, *, channels: type[ChannelKind], hub: Hub, config: ServerConfig, auth: AuthValidator | None,
+                 metrics: Metrics, loop: asyncio.AbstractEventLoop, secret: bytes | None = None) -> None:
+        self.channels = channels
+        self.system_channel = channels.system()
+        self.hub = hub
+        self.config = config
+        self.auth = auth
+        self.metrics = metrics
+        self.loop = loop
+        self.secret = secret or os.urandom(32)
+        self.face: Any = None  # the PushServer handlers receive
+        self.connections: set[Any] = set()
+        self.http_connections: set[Any] = set()
+        self.clients: dict[str, Connection] = {}
+        self.handlers: dict[ChannelKind, ChannelHandler] = {}
+        self.on_connect: list[Callable[[str], Any]] = []
+        self.on_disconnect: list[Callable[[str], Any]] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._handler_chains: dict[Any, asyncio.Future[Any]] = {}
+        self._sweeper: asyncio.Task[None] | None = None
+        metrics.gauge("connected_clients", lambda: len(self.clients))
+        metrics.gauge("open_connections", lambda: len(self.connections))
+
+    # -- connection bookkeeping -----------------------------------------------------------------------------
+
+    def track(self, connection: Any) -> None:
+        self.connections.add(connection)
+
+    def connection_closed(self, connection: Any) -> None:
+        """A socket is gone: drop its subscriptions, and the client's registration if it is still current."""
+        self.connections.discard(connection)
+        self._handler_chains.pop(connection, None)
+        self.hub.unsubscribe_all(connection, connection.streams)
+        client_id = connection.client_id
+        if client_id and self.clients.get(client_id) is connection:
+            del self.clients[client_id]
+            self._run_hooks(self.on_disconnect, client_id)
+
+    def _register(self, connection: Connection, client_id: str) -> None:
+        old = self.clients.get(client_id)
+        if old is not None and old is not connection:
+            self.metrics.inc("replaced_connections")
+            self.hub.unsubscribe_all(old, old.streams)
+            old.streams.clear()
+            old.fail(CloseCode.REPLACED, "replaced by a newer connection",
+                     Error(ErrorCode.FORBIDDEN, "replaced by a newer connection with the same client id"))
+        connection.client_id = client_id
+        connection.session_token = self.session_token(client_id)
+        self.clients[client_id] = connection
+
+    # -- session tokens -------------------------------------------------------------------------------------
+
+    def session_token(self, client_id: str) -> str:
+        """The token ``auth_ok`` hands out; proves a later ack or send comes from that client."""
+        return hmac.new(self.secret, b"session:" + client_id.encode(), hashlib.sha256).hexdigest()[:40]
+
+    def check_session_token(self, client_id: str, token: str) -> bool:
+        return hmac.compare_digest(self.session_token(client_id), token)
+
+    # -- events ---------------------------------------------------------------------------------------------
+
+    def handle_session_event(self, connection: Any, event: SessionEvent) -> None:
+        """Act on one event of a connection's session (the connection keeps the order of events)."""
+        if isinstance(event, FrameReceived):
+            self._on_frame(connection, event.frame)
+        elif isinstance(event, AuthRequested):
+            connection.hold_inbox()
+            self._spawn(self._open_ws_session(connection, event))
+        elif isinstance(event, SubscribeRequested):
+            connection.hold_inbox()
+            self._spawn(self._subscribe(connection, event.streams, event.resume_cursors, event.resume_epochs))
+        elif isinstance(event, ResumeRangeRequested):
+            connection.hold_inbox()
+            name = event.stream.name
+            epochs = {name: event.epoch} if event.epoch else {}
+            self._spawn(self._subscribe(connection, (event.stream,), {name: event.resume_cursor}, epochs))
+        elif isinstance(event, UnsubscribeRequested):
+            removed = self.hub.unsubscribe(connection, [ref.name for ref in event.streams])
+            connection.streams.difference_update(removed)
+            connection.forget_positions(removed)
+        elif isinstance(event, AckReceived):
+            self.ack(connection.client_id, event.stream, event.cursor)
+        elif isinstance(event, PingReceived):
+            connection.send_op(Pong())
+        elif isinstance(event, FeaturesRequested):
+            granted = negotiate_features(event.requested, SUPPORTED_FEATURES)
+            connection.send_op(Features(SUPPORTED_FEATURES, granted))
+        elif isinstance(event, GoodbyeReceived):
+            connection.close(CloseCode.NORMAL, "goodbye")
+        elif isinstance(event, Violation):
+            self._on_violation(connection, event)
+        elif isinstance(event, PongReceived):
+            pass
+
+    def _on_violation(self, connection: Any, event: Violation) -> None:
+        self.metrics.inc(f"errors_{event.code.value}")
+        op = Error(event.code, event.message)
+        if event.close is None:
+            connection.send_op(op)
+        else:
+            connection.fail(event.close, event.message[:120], op)
+
+    def error_op(self, code: str, message: str) -> Error:
+        return Error(ErrorCode(code), message)
+
+    def slow_op(self, connection: Connection) -> Slow:
+        self.metrics.inc("slow_warnings")
+        limit = self.config.queue.high.max_count + self.config.queue.normal.max_count
+        return Slow(max(limit - connection.queued_lossless(), 0))
+
+    # -- auth and subscribe ---------------------------------------------------------------------------------
+
+    async def validate(self, client_id: str, token: str | None, refs: Iterable[StreamRef]) -> None:
+        """Run the auth validator; raise :class:`AuthRejected` unless it accepts.
+
+        A client may always receive its own personal streams; anyone else's are refused before the validator.
+        """
+        names = []
+        for ref in refs:
+            if ref.is_personal:
+                if ref.owner != client_id:
+                    raise AuthRejected(f"{ref.name} is another client's personal stream")
+                continue
+            names.append(ref.name)
+        if self.auth is None:
+            return
+        try:
+            verdict = self.auth(client_id, token, names)
+            if inspect.isawaitable(verdict):
+                verdict = await verdict
+        except AuthRejected:
+            raise
+        except Exception:
+            log.exception("auth validator failed")
+            self.metrics.inc("auth_validator_errors")
+            raise AuthRejected("authentication unavailable", code=CloseCode.INTERNAL_ERROR) from None
+        if verdict is False:
+            raise AuthRejected("rejected")
+
+    async def _open_ws_session(self, connection: Any, event: AuthRequested) -> None:
+        auth = event.auth
+        try:
+            await self.validate(auth.client_id, auth.token, event.streams)
+        except AuthRejected as exc:
+            self.metrics.inc("auth_rejected")
+            if exc.code == CloseCode.INTERNAL_ERROR:
+                connection.reject(exc.reason, ErrorCode.INTERNAL, CloseCode.INTERNAL_ERROR)
+            else:
+                connection.reject(exc.reason)
+            return
+        if connection.closed:
+            return
+        connection.auth_token = auth.token
+        cursors = {ref.name: c for ref in event.streams if (c := auth.cursor_for(ref.name)) is not None}
+        await self.open_session(connection, auth.client_id, event.streams, cursors, dict(auth.resume_epochs))
+
+    async def open_session(self, connection: Any, client_id: str, refs: Iterable[StreamRef],
+                           cursors: dict[str, int], epochs: dict[str, str]) -> None:
+        """Register an authenticated client, resume its streams and send ``auth_ok`` (WebSocket and SSE)."""
+        self._register(connection, client_id)
+        refs = list(refs)
+        known = {ref.name for ref in refs}
+        refs += [ref for ref in self.hub.personal_streams(client_id) if ref.name not in known]
+        connection.streams.update(ref.name for ref in refs)
+        prepared = await self.hub.prepare(connection, refs, cursors, epochs)
+        if connection.closed or self.clients.get(client_id) is not connection:
+            self.hub.abandon(connection, prepared)
+            return
+        statuses = _statuses(prepared)
+        positions = {item.name: (item.decision.replay_after, item.state.epoch) for item in prepared
+                     if not (item.ref.is_personal and item.decision.replay_after == 0)}
+        connection.accept(AuthOk(connection.session_token, statuses), positions)
+        self._announce_losses(connection, prepared)
+        self.hub.activate(connection, prepared)
+        self.metrics.inc("sessions_opened")
+        self._run_hooks(self.on_connect, client_id)
+        if connection.kind == "ws":
+            connection.release_inbox()
+
+    async def _subscribe(self, connection: Any, refs: Iterable[StreamRef], cursors: dict[str, int],
+                         epochs: dict[str, str]) -> None:
+        refs = list(refs)
+        try:
+            await self.validate(connection.client_id, connection.auth_token, refs)
+        except AuthRejected as exc:
+            self.metrics.inc("subscribe_rejected")
+            connection.send_op(Error(ErrorCode.FORBIDDEN, exc.reason))
+            self._release(connection)
+            return
+        if connection.closed:
+            return
+        connection.streams.update(ref.name for ref in refs)
+        prepared = await self.hub.prepare(connection, refs, cursors, epochs)
+        if connection.closed:
+            self.hub.abandon(connection, prepared)
+            return
+        connection.track_positions({item.name: (item.decision.replay_after, item.state.epoch) for item in prepared})
+        connection.send_op(Subscribed(_statuses(prepared)))
+        self._announce_losses(connection, prepared)
+        self.hub.activate(connection, prepared)
+        self._release(connection)
+
+    async def subscribe_sse(self, connection: Any, refs: Iterable[StreamRef], cursors: dict[str, int],
+                            epochs: dict[str, str]) -> None:
+        """Subscribe an SSE client (from ``POST /rps/send``); the validator runs as for WebSocket clients."""
+        await self._subscribe(connection, refs, cursors, epochs)
+
+    @staticmethod
+    def _release(connection: Any) -> None:
+        release = getattr(connection, "release_inbox", None)
+        if release is not None:
+            release()
+
+    def _announce_losses(self, connection: Connection, prepared: list[PreparedStream]) -> None:
+        for item in prepared:
+            op = ResumeRequired.from_decision(item.name, item.decision, epoch=item.state.epoch)
+            if op is not None:
+                self.metrics.inc(f"resume_{item.decision.outcome.value}")
+                connection.send_op(op)
+
+    # -- frames and acks ------------------------------------------------------------------------------------
+
+    def _on_frame(self, connection: Any, frame: Frame) -> None:
+        handler = self.handlers.get(frame.channel)
+        if handler is None:
+            self.metrics.inc("errors_unsupported")
+            connection.send_op(Error(ErrorCode.UNSUPPORTED, f"no handler for channel {frame.channel.wire_name}"))
+            return
+        self.metrics.inc("frames_in")
+        self.run_handler(connection, handler, connection.client_id, frame)
+
+    def run_handler(self, connection: Any, handler: ChannelHandler, client_id: str, frame: Frame) -> None:
+        """Call a channel handler; async handlers of one connection run one after another, in order."""
+        try:
+            result = handler(client_id, frame, self.face)
+        except Exception:
+            self._handler_failed()
+            return
+        if not inspect.isawaitable(result):
+            return
+        previous = self._handler_chains.get(connection)
+        task = self._spawn(_after(previous, result, self._handler_failed))
+        self._handler_chains[connection] = task
+
+    def _handler_failed(self) -> None:
+        self.metrics.inc("handler_errors")
+        log.exception("channel handler failed")
+
+    def ack(self, client_id: str, ref: StreamRef, cursor: int) -> None:
+        """Record an ack from a client (a personal stream's history is trimmed through the cursor)."""
+        if ref.is_personal and ref.owner != client_id:
+            self.metrics.inc("errors_forbidden")
+            return
+        self.hub.ack(ref, cursor)
+
+    # -- tasks, hooks and the sweeper -----------------------------------------------------------------------
+
+    def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
+        task = self.loop.create_task(coro)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.metrics.inc("internal_errors")
+            log.error("pushwire task failed", exc_info=task.exception())
+
+    def _run_hooks(self, hooks: list[Callable[[str], Any]], client_id: str) -> None:
+        for hook in hooks:
+            try:
+                result = hook(client_id)
+                if inspect.isawaitable(result):
+                    self._spawn(result)
+            except Exception:
+                self.metrics.inc("hook_errors")
+                log.exception("connect/disconnect hook failed")
+
+    def start_sweeper(self) -> None:
+        if self._sweeper is None:
+            self._sweeper = self.loop.create_task(self._sweep_forever())
+
+    async def _sweep_forever(self) -> None:
+        ticks = 0
+        while True:
+            await asyncio.sleep(1.0)
+            now = self.loop.time()
+            for connection in list(self.connections):
+                connection.check_timeouts(now)
+            for connection in list(self.http_connections):
+                connection.check_timeouts(now)
+            ticks += 1
+            if ticks % 10 == 0:
+                self.hub.sweep()
+
+    async def shutdown(self, reason: str = "shutdown") -> None:
+        """Say goodbye to every connection, let queues drain (bounded), then cancel what is left."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        for connection in list(self.connections):
+            connection.goodbye(reason)
+        for connection in list(self.http_connections):
+            connection.close()
+        deadline = self.loop.time() + self.config.shutdown_timeout_s
+        while self.connections and self.loop.time() < deadline:
+            await asyncio.sleep(0.02)
+        for connection in list(self.connections):
+            connection.abort()
+        for task in list(self._tasks):
+            task.cancel()
+
+
+async def _after(previous: asyncio.Future[Any] | None, result: Awaitable[Any], on_error: Callable[[], None]) -> None:
+    if previous is not None and not previous.done():
+        try:
+            await asyncio.shield(previous)
+        except Exception:
+            pass
+    try:
+        await result
+    except Exception:
+        on_error()
+
+
+def _statuses(prepared: list[PreparedStream]) -> dict[str, StreamStatus]:
+    return {item.name: StreamStatus.from_decision(item.decision, epoch=item.state.epoch, top=item.state.last_offset)
+            for item in prepared}

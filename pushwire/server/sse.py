@@ -1,0 +1,186 @@
+"""The Server-Sent Events stream (layer 4): ``GET /rps/sse`` after the response head was written.
+
+Publications arrive as shared objects; each event written is ``id:`` (this connection's position vector),
+then the publication's shared ``event:``/``data:`` bytes. The position vector lists the connection's cursor
+in every stream it receives, because a browser's ``EventSource`` remembers only the last id it saw and sends
+it back as ``Last-Event-ID``: with the whole vector in it, one header resumes every stream exactly.
+
+The client sends nothing on this socket: its acks and messages come over ``POST /rps/ack`` and
+``POST /rps/send``. Heartbeat comments keep proxies from timing the stream out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from ..protocol.messages import Auth, AuthOk, Goodbye, Op, encode_op
+from ..protocol.session import Session
+from ..protocol.streams import format_positions
+from .outbound import Outbound
+
+if TYPE_CHECKING:
+    from ..hub.broker.base import Publication
+    from .service import PushService
+
+__all__ = ["SseConnection"]
+
+_HEARTBEAT = b": hb\n\n"
+_SYSTEM_LANE = 0
+
+
+class _SystemEvent:
+    """A system op queued for an SSE client: its JSON frame (the ``id:`` is added when written)."""
+
+    __slots__ = ("json",)
+
+    def __init__(self, json: bytes) -> None:
+        self.json = json
+
+
+class SseConnection(asyncio.Protocol, Outbound):
+    """One client's event stream."""
+
+    __slots__ = ("service", "transport", "client_id", "session_token", "auth_token", "streams", "positions", "closed",
+                 "authenticated", "last_write", "kind", "retry_ms", "session")
+
+    def __init__(self, service: PushService, client_id: str) -> None:
+        self.service = service
+        self.transport: asyncio.Transport | None = None
+        self.client_id = client_id
+        self.session_token = ""
+        self.auth_token: str | None = None
+        self.streams: set[str] = set()
+        #: stream -> (cursor, epoch) of the last frame written (or the resume point)
+        self.positions: dict[str, tuple[int, str]] = {}
+        self.closed = False
+        self.authenticated = False
+        self.last_write = service.loop.time()
+        self.kind = "sse"
+        self.retry_ms = service.config.sse.retry_ms
+        self.session: Session | None = None
+        self.init_outbound(service.loop, service.config.queue, service.metrics)
+
+    # asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        queue = self.service.config.queue
+        transport.set_write_buffer_limits(high=queue.write_high_water_bytes,  # type: ignore[attr-defined]
+                                          low=queue.write_low_water_bytes)
+        transport.write(b"retry: %d\n\n" % self.retry_ms)  # type: ignore[attr-defined]
+        self.service.track(self)
+        self.metrics.inc("sse_connections")
+
+    def data_received(self, data: bytes) -> None:
+        # An EventSource never sends a body; anything else is a misbehaving client.
+        self.metrics.inc("sse_unexpected_input")
+        self.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.stop_outbound()
+        self.service.connection_closed(self)
+
+    # outbound
+
+    def deliver(self, publication: Publication) -> None:
+        """Queue a publication (the hub calls this for every subscriber; never blocks)."""
+        if self.enqueue(publication, len(publication.json) + 64, publication.lane) and self.should_warn_slow():
+            self.send_op(self.service.slow_op(self))
+
+    def send_op(self, op: Op) -> None:
+        """Queue a system op (high lane)."""
+        json = encode_op(op, self.service.system_channel)
+        self.enqueue(_SystemEvent(json), len(json) + 64, _SYSTEM_LANE)
+
+    def accept(self, auth_ok: Op, positions: dict[str, tuple[int, str]]) -> None:
+        """Send ``auth_ok`` carrying the starting position vector."""
+        self.positions.update(positions)
+        self.authenticated = True
+        self.send_op(auth_ok)
+
+    def track_positions(self, positions: dict[str, tuple[int, str]]) -> None:
+        """Add streams subscribed later to the position vector (so a reconnect resumes them too)."""
+        for name, position in positions.items():
+            self.positions.setdefault(name, position)
+
+    def forget_positions(self, names: Iterable[str]) -> None:
+        """Drop unsubscribed streams from the position vector."""
+        for name in names:
+            self.positions.pop(name, None)
+
+    def post_session(self) -> Session:
+        """The session that parses this client's ``POST /rps/send`` bodies (made on first use, already live)."""
+        if self.session is None:
+            session = Session(self.service.channels)
+            session.receive_text(encode_op(Auth(self.client_id), self.service.system_channel))
+            session.accept(AuthOk())
+            self.session = session
+        return self.session
+
+    def hold_inbox(self) -> None:
+        """Nothing to hold: an SSE client's messages arrive one HTTP request at a time."""
+
+    def release_inbox(self) -> None:
+        """See :meth:`hold_inbox`."""
+
+    def write_batch(self, batch: list[Any]) -> None:
+        if self.transport is None or self.closed:
+            return
+        parts = []
+        positions = self.positions
+        for item in batch:
+            if isinstance(item, _SystemEvent):
+                parts.append(b"id: %s\nevent: system\ndata: %s\n\n" % (self._vector(), item.json))
+            else:
+                positions[item.stream] = (item.offset, item.epoch)
+                parts.append(b"id: %s\n" % self._vector())
+                parts.append(item.sse_body)
+        self.transport.writelines(parts)
+        self.last_write = self.loop.time()
+        self.metrics.inc("sse_events_out", len(batch))
+
+    def _vector(self) -> bytes:
+        return format_positions(self.positions).encode()
+
+    def on_overflow(self) -> None:
+        # SSE has no close code: the client reconnects on its own and resumes from its Last-Event-ID.
+        self.close()
+
+    # closing
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        """End the stream (queued events are dropped); the browser reconnects by itself unless told not to."""
+        if self.closed:
+            return
+        self.closed = True
+        self.stop_outbound()
+        if self.transport is not None:
+            self.transport.close()
+
+    def fail(self, code: int, reason: str, op: Op | None = None) -> None:
+        """Write ``op`` (an ``error``, usually) at once, then end the stream."""
+        if op is not None and self.transport is not None and not self.closed:
+            self.transport.write(b"event: system\ndata: %s\n\n" % encode_op(op, self.service.system_channel))
+        self.close(code, reason)
+
+    def goodbye(self, reason: str) -> None:
+        """Graceful shutdown: flush what is queued, say goodbye, end the stream."""
+        if self.closed:
+            return
+        self.flush()
+        self.fail(1001, reason, Goodbye(reason))
+
+    def abort(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.abort()
+
+    def check_timeouts(self, now: float) -> None:
+        """Write a heartbeat comment when nothing was written for a while."""
+        if not self.closed and now - self.last_write > self.service.config.sse.heartbeat_s:
+            self.last_write = now
+            if self.transport is not None and not self.writing_paused:
+                self.transport.write(_HEARTBEAT)

@@ -1,0 +1,263 @@
+"""The WebSocket connection (layer 4): moves bytes between a socket and the sans-I/O machines.
+
+Inbound: bytes -> :class:`~pushwire.protocol.websocket.ServerWebSocket` (RFC 6455) -> text messages ->
+:class:`~pushwire.protocol.session.Session` (the pushwire session) -> events, handed to the service that
+decides what to do with them. Outbound: broadcast frames arrive pre-encoded (one shared ``bytes`` per
+publication) and go through the priority lanes of :class:`~pushwire.server.outbound.Outbound`; control frames
+(pong, close) are written at once, between whole frames.
+
+The same class serves ``/rps/echo`` (``echo=True``): every message comes straight back. That endpoint exists so
+the Autobahn conformance cases exercise exactly the framing code that ``/rps`` uses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from .._core.wsframe import OP_BINARY, OP_TEXT, encode_ws_frame
+from ..errors import CloseCode, ErrorCode
+from ..protocol.messages import AuthOk, Goodbye, Op, encode_op
+from ..protocol.session import Session
+from ..protocol.websocket import (
+    BinaryMessage,
+    CloseReceived,
+    ConnectionFailed,
+    PongReceived,
+    ServerWebSocket,
+    State,
+    TextMessage,
+)
+from .outbound import Outbound
+
+if TYPE_CHECKING:
+    from ..hub.broker.base import Publication
+    from .service import PushService
+
+__all__ = ["WebSocketConnection"]
+
+_SYSTEM_LANE = 0
+
+
+class WebSocketConnection(asyncio.Protocol, Outbound):
+    """One client's WebSocket: the ``/rps`` session, or the ``/rps/echo`` endpoint."""
+
+    __slots__ = ("service", "ws", "session", "transport", "echo", "client_id", "session_token", "auth_token", "streams",
+                 "connected_at", "last_received", "ping_sent_at", "closing_since", "closed", "authenticated",
+                 "inbox", "handler_chain", "close_code", "kind")
+
+    def __init__(self, service: PushService, *, echo: bool = False) -> None:
+        self.service = service
+        config = service.config.websocket
+        self.ws = ServerWebSocket(max_message_bytes=config.max_message_bytes)
+        self.session = Session(service.channels)
+        self.transport: asyncio.Transport | None = None
+        self.echo = echo
+        self.client_id: str = ""
+        self.session_token: str = ""
+        #: names of the streams this connection is subscribed to (live or being prepared)
+        self.streams: set[str] = set()
+        now = service.loop.time()
+        self.connected_at = now
+        self.last_received = now
+        self.ping_sent_at: float | None = None
+        self.closing_since: float | None = None
+        self.closed = False
+        self.authenticated = False
+        #: messages that arrived while an asynchronous step (auth) was running; processed after it
+        self.inbox: list[bytes] | None = None
+        self.handler_chain: asyncio.Future[Any] | None = None
+        self.close_code: int | None = None
+        self.kind = "ws"
+        self.init_outbound(service.loop, service.config.queue, service.metrics)
+
+    # asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        high = self.service.config.queue.write_high_water_bytes
+        low = self.service.config.queue.write_low_water_bytes
+        transport.set_write_buffer_limits(high=high, low=low)  # type: ignore[attr-defined]
+        self.service.track(self)
+        self.metrics.inc("ws_connections")
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.stop_outbound()
+        self.service.connection_closed(self)
+
+    def data_received(self, data: bytes) -> None:
+        self.last_received = self.loop.time()
+        self.ping_sent_at = None
+        self.ws.receive_data(data)
+        self._handle_ws_events()
+
+    def eof_received(self) -> bool | None:
+        self.ws.receive_eof()
+        self._handle_ws_events()
+        return None
+
+    # inbound
+
+    def _handle_ws_events(self) -> None:
+        for event in self.ws.events_received():
+            if isinstance(event, TextMessage):
+                self._on_message(event.data, text=True)
+            elif isinstance(event, BinaryMessage):
+                self._on_message(event.data, text=False)
+            elif isinstance(event, CloseReceived):
+                self.close_code = event.code
+            elif isinstance(event, ConnectionFailed):
+                self.metrics.inc(f"ws_protocol_errors_{int(event.error.code)}")
+            elif isinstance(event, PongReceived):
+                pass  # any inbound byte already counts as liveness
+        self._write_control()
+
+    def _on_message(self, data: bytes, *, text: bool) -> None:
+        if self.echo:
+            if self.ws.state is State.OPEN:
+                self.transport.write(encode_ws_frame(data, OP_TEXT if text else OP_BINARY))  # type: ignore
+            return
+        if self.inbox is not None:  # an asynchronous step is running: keep order
+            if len(self.inbox) >= 64:
+                self.fail(CloseCode.POLICY_VIOLATION, "too many messages before auth_ok")
+                return
+            self.inbox.append(data if text else b"\x00" + data)
+            return
+        events = self.session.receive_text(data) if text else self.session.receive_binary(data)
+        for event in events:
+            self.service.handle_session_event(self, event)
+
+    def hold_inbox(self) -> None:
+        """Queue inbound messages until :meth:`release_inbox` (while an asynchronous step runs)."""
+        if self.inbox is None:
+            self.inbox = []
+
+    def release_inbox(self) -> None:
+        """Process messages queued by :meth:`hold_inbox`, in order."""
+        inbox, self.inbox = self.inbox, None
+        for data in inbox or ():
+            if self.closed or self.inbox is not None:
+                if self.inbox is not None:
+                    self.inbox.append(data)
+                continue
+            if data[:1] == b"\x00":
+                self._on_message(data[1:], text=False)
+            else:
+                self._on_message(data, text=True)
+
+    # outbound
+
+    def deliver(self, publication: Publication) -> None:
+        """Queue a publication (the hub calls this for every subscriber; never blocks)."""
+        frame = publication.ws_frame
+        if self.enqueue(frame, len(frame), publication.lane) and self.should_warn_slow():
+            self.send_op(self.service.slow_op(self))
+
+    def accept(self, auth_ok: AuthOk, positions: dict[str, tuple[int, str]]) -> None:
+        """Send ``auth_ok`` (the session goes live); ``positions`` only matter to SSE connections."""
+        frame = encode_ws_frame(self.session.accept(auth_ok), OP_TEXT)
+        self.authenticated = True
+        self.enqueue(frame, len(frame), _SYSTEM_LANE)
+
+    def reject(self, message: str, code: ErrorCode = ErrorCode.AUTH_REJECTED,
+               close: CloseCode = CloseCode.POLICY_VIOLATION) -> None:
+        """Refuse the auth: ``error``, then close (1008 by default)."""
+        data, close = self.session.reject(message, code=code, close=close)
+        if self.transport is not None and self.ws.state is State.OPEN:
+            self.transport.write(encode_ws_frame(data, OP_TEXT))
+        self.metrics.inc(f"ws_closed_{int(close)}")
+        self.close(close, message[:120])
+
+    def track_positions(self, positions: dict[str, tuple[int, str]]) -> None:
+        """WebSocket clients keep their own cursors: nothing to track."""
+
+    def forget_positions(self, names: Any) -> None:
+        """See :meth:`track_positions`."""
+
+    def post_session(self) -> Session:
+        """The live session, also used for this client's ``POST /rps/send`` bodies."""
+        return self.session
+
+    def send_op(self, op: Op) -> None:
+        """Queue a system op (high lane)."""
+        frame = encode_ws_frame(encode_op(op, self.service.system_channel), OP_TEXT)
+        self.enqueue(frame, len(frame), _SYSTEM_LANE)
+
+    def write_batch(self, batch: list[Any]) -> None:
+        if self.transport is None or self.ws.state is not State.OPEN:
+            return
+        if len(batch) == 1:
+            self.transport.write(batch[0])
+        else:
+            self.transport.writelines(batch)
+        self.metrics.inc("ws_frames_out", len(batch))
+
+    def _write_control(self) -> None:
+        """Write what the WebSocket machine queued (pongs, close frames); close the socket when it is done."""
+        data = self.ws.data_to_send()
+        if data and self.transport is not None and not self.transport.is_closing():
+            self.transport.writelines(data)
+        if self.ws.close_expected():
+            self._close_transport()
+
+    def on_overflow(self) -> None:
+        self.close(CloseCode.SLOW_CONSUMER, "slow consumer: reconnect and resume")
+
+    # closing
+
+    def close(self, code: int = CloseCode.NORMAL, reason: str = "") -> None:
+        """Start the closing handshake: queued frames are dropped, the close frame goes out now."""
+        if self.closed or self.ws.state is not State.OPEN:
+            return
+        self.stop_outbound()
+        self.ws.send_close(code, reason)
+        self.closing_since = self.loop.time()
+        self._write_control()
+
+    def fail(self, code: int, reason: str, op: Op | None = None) -> None:
+        """Send ``op`` (an ``error``, usually) directly, then close with ``code``."""
+        if op is not None and self.transport is not None and self.ws.state is State.OPEN:
+            self.transport.write(encode_ws_frame(encode_op(op, self.service.system_channel), OP_TEXT))
+        self.metrics.inc(f"ws_closed_{int(code)}")
+        self.close(code, reason)
+
+    def goodbye(self, reason: str) -> None:
+        """Graceful shutdown: flush what is queued, say goodbye, close with 1001."""
+        if self.closed or self.ws.state is not State.OPEN:
+            return
+        self.flush()
+        if self.authenticated and self.transport is not None:
+            self.transport.write(encode_ws_frame(encode_op(Goodbye(reason), self.service.system_channel), OP_TEXT))
+        self.close(CloseCode.GOING_AWAY, reason)
+
+    def _close_transport(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+
+    # timers (called by the service's sweeper about once a second)
+
+    def check_timeouts(self, now: float) -> None:
+        config = self.service.config.websocket
+        if self.closing_since is not None:
+            if now - self.closing_since > config.close_timeout_s:
+                self.abort()
+            return
+        if not self.authenticated and not self.echo and self.inbox is None:
+            if now - self.connected_at > config.auth_timeout_s:
+                self.fail(CloseCode.AUTH_TIMEOUT, "auth timeout", self.service.error_op("auth_timeout",
+                                                                                      "no auth in time"))
+            return
+        if self.ping_sent_at is not None:
+            if now - self.ping_sent_at > config.ping_timeout_s:
+                self.metrics.inc("ping_timeouts")
+                self.close(CloseCode.PING_TIMEOUT, "ping timeout")
+                self.abort()
+        elif now - self.last_received > config.ping_interval_s:
+            self.ping_sent_at = now
+            self.ws.send_ping(b"")
+            self._write_control()
