@@ -173,6 +173,7 @@ class HttpRequestParser:
         self._reset_head_scan()
         # A request whose head is parsed and whose body is still arriving: (fields, body length).
         self._pending: tuple[tuple[Any, ...], int] | None = None
+        self._continue = False
 
     def _reset_head_scan(self) -> None:
         self._scan = 0  # where the search for the next LF resumes
@@ -195,6 +196,14 @@ class HttpRequestParser:
     def in_body(self) -> bool:
         """True while a request's head is parsed and its body is still arriving."""
         return self._pending is not None
+
+    def take_expect_continue(self) -> bool:
+        """Return True once when the request now waiting for its body sent ``Expect: 100-continue``.
+
+        The I/O then writes ``build_response(100)`` so that the client sends the body without waiting.
+        """
+        wanted, self._continue = self._continue, False
+        return wanted
 
     def feed(self, data: bytes) -> None:
         """Append bytes read from the socket; then call :meth:`next_request`.
@@ -250,12 +259,15 @@ class HttpRequestParser:
             if length == 0:
                 return Request(*fields[:-1], b"", fields[-1])
             self._pending = (fields, length)
+            headers: Headers = fields[6]
+            self._continue = "100-continue" in headers.tokens("expect") and len(self._buf) < length
         fields, length = self._pending
         if len(self._buf) < length:
             return None
         body = bytes(self._buf[:length])
         del self._buf[:length]
         self._pending = None
+        self._continue = False
         return Request(*fields[:-1], body, fields[-1])
 
     def _scan_head(self) -> int:

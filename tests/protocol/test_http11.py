@@ -200,6 +200,22 @@ def test_has_partial_and_in_body():
     assert not parser.has_partial and not parser.in_body
 
 
+def test_expect_continue():
+    parser = HttpRequestParser(CONFIG)
+    parser.feed(b"POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n")
+    assert parser.take_expect_continue() is False  # nothing parsed yet
+    assert parser.next_request() is None
+    assert parser.take_expect_continue() is True
+    assert parser.take_expect_continue() is False  # once
+    assert build_response(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
+    parser.feed(b"abc")
+    assert parser.next_request().body == b"abc"
+    # Body already here: no need to ask for it.
+    parser.feed(b"POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\nx")
+    assert parser.next_request().body == b"x"
+    assert parser.take_expect_continue() is False
+
+
 def test_take_remaining_after_upgrade():
     parser = HttpRequestParser(CONFIG)
     parser.feed(b"GET /rps HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n\r\n\x81\x85abcd")

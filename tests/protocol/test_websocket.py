@@ -541,3 +541,57 @@ def test_garbage_never_raises(data):
     assert sum(isinstance(e, ConnectionFailed) for e in events) <= 1
     if ws.state is State.CLOSED:
         assert ws.close_expected()
+
+
+# ------------------------------------------------------------------------------------ interop: websockets
+
+
+def test_interoperates_with_websockets_client():
+    """A real client implementation (websockets' sans-I/O ClientProtocol) talks to ServerWebSocket."""
+    from websockets.client import ClientProtocol
+    from websockets.frames import Opcode
+    from websockets.http11 import Response
+    from websockets.protocol import State as ClientState
+    from websockets.uri import parse_uri
+
+    from pushwire.protocol.http11 import build_websocket_accept, websocket_accept_key
+
+    client = ClientProtocol(parse_uri("ws://localhost/rps"), max_size=None)
+    request = client.connect()
+    client.send_request(request)
+    client.data_to_send()
+    client.receive_data(build_websocket_accept(websocket_accept_key(request.headers["Sec-WebSocket-Key"])))
+    assert isinstance(client.events_received()[0], Response) and client.state is ClientState.OPEN
+
+    ws = new()
+
+    def client_to_server() -> list:
+        for chunk in client.data_to_send():
+            ws.receive_data(chunk)
+        return ws.events_received()
+
+    def server_to_client() -> list:
+        for chunk in ws.data_to_send():
+            client.receive_data(chunk)
+        return client.events_received()
+
+    client.send_text("héllo".encode())
+    client.send_binary(b"\x00" * 70000)
+    client.send_text(b"frag", fin=False)
+    client.send_ping(b"are you there")
+    client.send_continuation(b"mented", fin=True)
+    assert client_to_server() == [TextMessage("héllo".encode()), BinaryMessage(b"\x00" * 70000),
+                                  PingReceived(b"are you there"), TextMessage(b"fragmented")]
+    ws.send_text(b'{"channel":"chat"}')
+    ws.send_binary(b"\x01" * 200)
+    frames = server_to_client()
+    assert [(f.opcode, f.data) for f in frames] == [
+        (Opcode.PONG, b"are you there"), (Opcode.TEXT, b'{"channel":"chat"}'), (Opcode.BINARY, b"\x01" * 200),
+    ]
+    ws.send_close(1001, "shutdown")
+    (close,) = server_to_client()
+    assert close.opcode is Opcode.CLOSE
+    # The client answered the close; the handshake completes on our side.
+    assert client_to_server() == [CloseReceived(1001, "shutdown")]
+    assert ws.state is State.CLOSED and ws.close_expected()
+    assert client.state is ClientState.CLOSING  # waiting for the TCP close, which the server does first
