@@ -34,9 +34,9 @@ from typing import Any, TypeAlias
 from .._core.chunker import FragmentAssembler
 from .._core.codec import FLAG_FRAGMENTED
 from ..errors import (
+    AuthRejected,
     BadJson,
     CloseCode,
-    CompressionError,
     ErrorCode,
     FragmentError,
     FragmentLimitExceeded,
@@ -89,6 +89,7 @@ __all__ = [
     "SubscribeRequested",
     "UnsubscribeRequested",
     "Violation",
+    "error_code_for",
     "negotiate_features",
 ]
 
@@ -221,6 +222,29 @@ def _clip(text: str, limit: int = 123) -> str:
     return text if len(raw) <= limit else raw[:limit].decode("utf-8", "ignore")
 
 
+def error_code_for(exc: BaseException) -> ErrorCode:
+    """The ``error`` op code that answers an exception raised while decoding client input.
+
+    Streams and ops carry their own code (``exc.error_code``); the rest follows docs/protocol.md 14.2 and 11.5.
+    """
+    code = getattr(exc, "error_code", None)
+    if isinstance(code, ErrorCode):
+        return code
+    if isinstance(exc, BadJson):
+        return ErrorCode.BAD_JSON
+    if isinstance(exc, UnknownChannel):
+        return ErrorCode.UNKNOWN_CHANNEL
+    if isinstance(exc, MissingDictionary):
+        return ErrorCode.UNSUPPORTED
+    if isinstance(exc, (MessageTooBig, FragmentLimitExceeded)):
+        return ErrorCode.TOO_BIG
+    if isinstance(exc, AuthRejected):
+        return ErrorCode.AUTH_REJECTED
+    if isinstance(exc, (FrameError, FragmentError)):
+        return ErrorCode.BAD_FRAME
+    return ErrorCode.INTERNAL
+
+
 def negotiate_features(requested: Iterable[str], supported: Iterable[str]) -> tuple[str, ...]:
     """Grant the features of a client's request that the server supports (docs/protocol.md 4.13).
 
@@ -333,14 +357,9 @@ class Session:
                 if whole is None:
                     return []
                 payload = self.binary.decode_payload(whole, flags)
-        except UnknownChannel as exc:
-            return self._violation(ErrorCode.UNKNOWN_CHANNEL, exc.reason)
-        except MissingDictionary as exc:
-            return self._violation(ErrorCode.UNSUPPORTED, exc.reason)
-        except (MessageTooBig, FragmentLimitExceeded) as exc:
-            return self._violation(ErrorCode.TOO_BIG, str(exc))
-        except (FrameError, CompressionError, FragmentError) as exc:
-            return self._violation(ErrorCode.BAD_FRAME, str(exc))
+        except (FrameError, MessageTooBig, FragmentError) as exc:
+            # every binary decode error is non-fatal: the frame is dropped (docs/protocol.md 11.5)
+            return self._violation(error_code_for(exc), str(exc))
         channel = self.channels.from_wire_id(wire_id)
         if channel is self.system:
             return self._system_payload(payload)
