@@ -35,9 +35,11 @@ def run(benchmark, fn, *args, iterations: int = 100, rounds: int = ROUNDS):
     return benchmark.pedantic(fn, args=args, iterations=iterations, rounds=rounds, warmup_rounds=3)
 
 
-# --- encode: one broadcast frame ------------------------------------------------------------------------------
+# --- encode: one broadcast frame ----------------------------------------------------------------------------
 
-FRAME_JSON = b'{"channel":"chat","topic":"room42","cursor":7,"client_id":null,"payload":"' + b"x" * 120 + b'"}'
+FRAME_JSON = (
+    b'{"channel":"chat","topic":"room42","cursor":7,"client_id":null,"payload":"' + b"x" * 120 + b'"}'
+)
 
 
 @pytest.mark.benchmark(group="encode 200 B text frame")
@@ -57,7 +59,7 @@ def test_encode_16k(benchmark, impl):
     assert frame[4:] == BIG
 
 
-# --- parse: 1000 small masked client frames in one read -------------------------------------------------------
+# --- parse: 1000 small masked client frames in one read -----------------------------------------------------
 
 SMALL_FRAMES = b"".join(
     model.encode_ws_frame_masked(b'{"type":"ack","channel":"chat","cursor":%d}' % i, wsframe.OP_TEXT, MASK)
@@ -100,7 +102,7 @@ def test_parse_small_frames(benchmark, impl):
     assert count == 1000
 
 
-# --- unmask 64 KiB --------------------------------------------------------------------------------------------
+# --- unmask 64 KiB ------------------------------------------------------------------------------------------
 
 DATA_64K = bytes(range(256)) * 256
 
@@ -122,7 +124,7 @@ def test_unmask_64k(benchmark, impl):
     assert out[:4] == bytes(a ^ b for a, b in zip(DATA_64K[:4], MASK, strict=True))
 
 
-# --- UTF-8 check of 64 KiB (information: the model is CPython's own C decoder) --------------------------------
+# --- UTF-8 check of 64 KiB (information: the model is CPython's own C decoder) ------------------------------
 
 TEXT_64K = ("pushwire κόσμε € 𐍈 " * 2800).encode()[:65536].decode("utf-8", "ignore").encode()
 

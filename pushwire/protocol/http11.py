@@ -448,7 +448,7 @@ def build_response(status: int, body: bytes = b"", *, headers: Iterable[tuple[st
 
 def json_response(status: int, obj: object, *, keep_alive: bool = True,
                   headers: Iterable[tuple[str, str]] = ()) -> bytes:
-    """Return a response whose body is ``obj`` as compact JSON (orjson), ``Content-Type: application/json``."""
+    """Return a response whose body is ``obj`` as compact JSON (orjson), typed ``application/json``."""
     return build_response(status, orjson.dumps(obj), headers=headers, content_type="application/json",
                           keep_alive=keep_alive)
 

@@ -18,10 +18,11 @@ How the I/O drives it::
     # on EOF: ws.receive_eof(), then the same three steps.
 
 Broadcast frames built once by :func:`pushwire._core.wsframe.encode_ws_frame` (or :func:`frame_bytes`) may be
-written straight to the transport while ``ws.state is State.OPEN``: this machine only ever sends whole,
-unfragmented messages, so such frames can sit between any two of its outputs. Write ``data_to_send()``
-before them, in order, and stop as soon as the state leaves OPEN (a close frame is then queued and nothing
-may follow it).
+written straight to the transport, bypassing :meth:`ServerWebSocket.send_text`, as long as
+``ws.state is State.OPEN`` at the moment of writing. That is safe because this machine only ever sends
+whole, unfragmented frames, so a pre-encoded frame can sit between any two of its outputs; and the state
+leaves OPEN exactly when a close frame gets queued, after which nothing may be written but
+``data_to_send()``.
 
 Close codes: 1002 framing (reserved bits, opcodes, continuation rules, control frame rules, bad close
 payload or code), 1007 invalid UTF-8 in a text message or close reason, 1009 a frame or message over its
@@ -125,7 +126,9 @@ class ConnectionFailed:
     error: ProtocolError
 
 
-WsEvent: TypeAlias = TextMessage | BinaryMessage | PingReceived | PongReceived | CloseReceived | ConnectionFailed
+WsEvent: TypeAlias = (
+    TextMessage | BinaryMessage | PingReceived | PongReceived | CloseReceived | ConnectionFailed
+)
 
 
 def is_valid_close_code(code: int) -> bool:

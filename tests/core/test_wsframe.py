@@ -428,13 +428,15 @@ LENGTH = st.one_of(st.integers(0, 300), st.sampled_from([125, 126, 127, 65535, 6
 @PROPS
 @given(length=LENGTH, opcode=st.integers(-1, 16), fin=st.booleans())
 def test_build_ws_header_matches_model(length, opcode, fin):
-    assert outcome(build_ws_header, length, opcode, fin) == outcome(model.build_ws_header, length, opcode, fin)
+    ours = outcome(build_ws_header, length, opcode, fin)
+    assert ours == outcome(model.build_ws_header, length, opcode, fin)
 
 
 @PROPS
 @given(payload=st.binary(max_size=600), opcode=st.sampled_from([0, 1, 2, 3, 8, 9, 10, 15]), fin=st.booleans())
 def test_encode_ws_frame_matches_model(payload, opcode, fin):
-    assert outcome(encode_ws_frame, payload, opcode, fin) == outcome(model.encode_ws_frame, payload, opcode, fin)
+    ours = outcome(encode_ws_frame, payload, opcode, fin)
+    assert ours == outcome(model.encode_ws_frame, payload, opcode, fin)
 
 
 @PROPS
@@ -496,7 +498,8 @@ def encode_any(fin, rsv, opcode, payload, mask, is_masked):
     return bytes([first]) + model._length_bytes(len(payload), 0) + payload
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(frames=st.lists(FRAME, max_size=8), cuts=st.lists(st.integers(0, 200000), max_size=10),
        limit=st.sampled_from([125, 1000, 1 << 20]), require_mask=st.booleans() | st.just(True))
 def test_parser_matches_model_for_any_split(frames, cuts, limit, require_mask):

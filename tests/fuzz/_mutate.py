@@ -1,4 +1,4 @@
-"""Shared hypothesis strategies for the fuzz targets: byte-level mutations of a seed corpus, and read splits."""
+"""Shared hypothesis strategies for the fuzz targets: byte mutations of a seed corpus, and read splits."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 _EDIT = st.tuples(st.sampled_from(["insert", "delete", "replace", "duplicate"]), st.integers(0, 1 << 16),
                   st.binary(min_size=1, max_size=8))
 #: bytes that tend to matter to parsers
-_SPECIAL = st.sampled_from([b"\r", b"\n", b"\r\n", b" ", b"\t", b":", b",", b"\x00", b"\x7f", b"\xff", b"\x80",
-                            b"\x7e", b"\x7f\xff", b"%", b"?", b"#", b"0", b"9" * 20])
+_SPECIAL = st.sampled_from([b"\r", b"\n", b"\r\n", b" ", b"\t", b":", b",", b"\x00", b"\x7f", b"\xff",
+                            b"\x80", b"\x7e", b"\x7f\xff", b"%", b"?", b"#", b"0", b"9" * 20])
 
 
 def _apply(data: bytes, edits: list[tuple[str, int, bytes]]) -> bytes:
@@ -35,7 +35,9 @@ def mutated(corpus: Sequence[bytes]) -> st.SearchStrategy[bytes]:
     seeds = st.sampled_from(list(corpus))
     return st.one_of(
         st.builds(_apply, seeds, edits),
-        st.lists(seeds, min_size=1, max_size=4).map(b"".join).flatmap(lambda d: st.builds(_apply, st.just(d), edits)),
+        st.lists(seeds, min_size=1, max_size=4).map(b"".join).flatmap(
+            lambda d: st.builds(_apply, st.just(d), edits)
+        ),
         st.binary(max_size=512),
     )
 

@@ -24,7 +24,8 @@ CORPUS = [
     b"Sec-WebSocket-Protocol: chat, pushwire.v1\r\n\r\n",
     b"POST /rps/ack HTTP/1.1\r\nHost: h\r\nContent-Length: 12\r\n\r\n{\"cursor\":1}",
     b"POST /rps/publish HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
-    b"GET /rps/sse?client_id=a%20b&channels=chat,x&cursors=chat%3D4~e HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+    b"GET /rps/sse?client_id=a%20b&channels=chat,x&cursors=chat%3D4~e HTTP/1.0\r\n"
+    b"Connection: keep-alive\r\n\r\n",
     b"GET http://example.com:80/x?y=1+2 HTTP/1.1\r\nHost: example.com\r\n\r\n",
     b"OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n",
     b"\r\n\r\nGET /%E2%82%AC HTTP/1.1\r\nHost: h\r\nX-Fold: a\r\n b\r\n\r\n",

@@ -52,7 +52,9 @@ def unmask(data: bytes | bytearray | memoryview, mask: bytes) -> bytes:
     return bytes(b ^ mask[i % 4] for i, b in enumerate(bytes(data)))
 
 
-def encode_ws_frame_masked(payload: bytes, opcode: int, mask: bytes, fin: bool = True, *, rsv: int = 0) -> bytes:
+def encode_ws_frame_masked(
+    payload: bytes, opcode: int, mask: bytes, fin: bool = True, *, rsv: int = 0
+) -> bytes:
     """A masked (client) frame, with no validity checks beyond the field ranges."""
     if not 0 <= opcode <= 15 or not 0 <= rsv <= 7 or len(mask) != 4:
         raise ValueError("bad opcode, rsv or mask")
