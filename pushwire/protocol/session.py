@@ -283,7 +283,7 @@ class Session:
             granted.
         compression_threshold: zstd threshold for binary frames once ``zstd`` is granted.
         max_payload_bytes: largest decompressed binary payload accepted (``too_big`` beyond).
-        max_pending: most messages held while the auth is being decided (more is a fatal violation).
+        max_pending: most messages held while the auth is being decided (more: fatal violation, 1008).
         assembler: the fragment assembler to use once ``fragments`` is granted (default: a new one with
             the limits of docs/protocol.md 11.4).
     """
@@ -517,7 +517,7 @@ class Session:
         if len(self._held) >= self._max_pending:
             return self._violation(ErrorCode.AUTH_REQUIRED,
                                    f"more than {self._max_pending} messages sent before auth_ok",
-                                   CloseCode.PROTOCOL_ERROR)
+                                   CloseCode.POLICY_VIOLATION)
         self._held.append((is_binary, data))
         return []
 

@@ -183,7 +183,7 @@ def test_held_messages_are_bounded() -> None:
     session.receive_text(b'{"type":"ping"}')
     session.receive_text(b'{"type":"ping"}')
     event = one(session.receive_text(b'{"type":"ping"}'))
-    assert event.close is CloseCode.PROTOCOL_ERROR  # type: ignore[attr-defined]
+    assert event.close is CloseCode.POLICY_VIOLATION  # type: ignore[attr-defined]
     assert session.state is SessionState.CLOSING
 
 
