@@ -369,8 +369,9 @@ class AssemblerMachine(RuleBasedStateMachine):
         if not self.model.pending:
             return
         fid = data.draw(st.sampled_from(sorted(self.model.pending)))
-        total, chunks, _ = self.model.pending[fid]
-        index = data.draw(st.sampled_from([i for i in range(total) if i not in chunks]))
+        message = self.model.pending[fid]
+        total = message.total
+        index = data.draw(st.sampled_from([i for i in range(total) if i not in message.chunks]))
         shard = encode_shard(fid, total, index, chunk)
         got = outcome(self.real.push, shard, self.now)
         assert got == outcome(self.model.push, shard, self.now)

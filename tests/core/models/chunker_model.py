@@ -66,8 +66,16 @@ def split_fragments(payload: bytes, fragment_id: bytes, max_chunk: int) -> list[
     return [encode_shard(fragment_id, len(chunks), i, c) for i, c in enumerate(chunks)]
 
 
+class _Message:
+    def __init__(self, total: int, first_time: float) -> None:
+        self.total = total
+        self.first_time = first_time
+        self.chunks: dict[int, bytes] = {}
+        self.nbytes = 0
+
+
 class FragmentAssemblerModel:
-    """``{fragment_id: [total, chunks-by-index dict, first_time]}``; dict order is first-shard order."""
+    """``{fragment_id: _Message}``; dict order is first-shard order, so the first key is the oldest."""
 
     def __init__(self, max_inflight: int = 1024, max_inflight_bytes: int = 64 << 20,
                  max_message_bytes: int = 64 << 20, ttl_s: float = 30.0) -> None:
@@ -77,7 +85,8 @@ class FragmentAssemblerModel:
         self.max_inflight_bytes = max_inflight_bytes
         self.max_message_bytes = max_message_bytes
         self.ttl_s = ttl_s
-        self.pending: dict[bytes, tuple[int, dict[int, bytes], float]] = {}
+        self.pending: dict[bytes, _Message] = {}
+        self.inflight_bytes = 0
         self.evicted = 0
         self.expired = 0
 
@@ -85,37 +94,37 @@ class FragmentAssemblerModel:
     def inflight(self) -> int:
         return len(self.pending)
 
-    @property
-    def inflight_bytes(self) -> int:
-        return sum(len(c) for _, chunks, _ in self.pending.values() for c in chunks.values())
+    def _forget(self, fragment_id: bytes) -> None:
+        self.inflight_bytes -= self.pending.pop(fragment_id).nbytes
 
     def push(self, shard: bytes, now: float = -1.0) -> bytes | None:
         fragment_id, total, index, chunk = decode_shard(shard)
         if now < 0:
             now = time.monotonic()
-        known = self.pending.get(fragment_id)
-        if known is None:
+        message = self.pending.get(fragment_id)
+        if message is None:
             if len(chunk) > self.max_message_bytes:
                 raise FragmentLimitExceeded("message too big")
             if total == 1:
                 return chunk
-            known = (total, {}, now)
-            self.pending[fragment_id] = known
+            message = self.pending[fragment_id] = _Message(total, now)
         else:
-            if known[0] != total:
+            if message.total != total:
                 raise FragmentTotalMismatch("total differs")
-            if index in known[1]:
+            if index in message.chunks:
                 raise DuplicateFragment(index, total)
-            if sum(map(len, known[1].values())) + len(chunk) > self.max_message_bytes:
-                del self.pending[fragment_id]
+            if message.nbytes + len(chunk) > self.max_message_bytes:
+                self._forget(fragment_id)
                 raise FragmentLimitExceeded("message too big")
-        known[1][index] = chunk
-        if len(known[1]) == total:
-            del self.pending[fragment_id]
-            return b"".join(known[1][i] for i in range(total))
+        message.chunks[index] = chunk
+        message.nbytes += len(chunk)
+        self.inflight_bytes += len(chunk)
+        if len(message.chunks) == total:
+            self._forget(fragment_id)
+            return b"".join(message.chunks[i] for i in range(total))
         while self.pending and (len(self.pending) > self.max_inflight
                                 or self.inflight_bytes > self.max_inflight_bytes):
-            del self.pending[next(iter(self.pending))]
+            self._forget(next(iter(self.pending)))
             self.evicted += 1
         return None
 
@@ -127,9 +136,9 @@ class FragmentAssemblerModel:
         dropped = 0
         while self.pending:
             oldest = next(iter(self.pending))
-            if not now - self.pending[oldest][2] > self.ttl_s:
+            if not now - self.pending[oldest].first_time > self.ttl_s:
                 break
-            del self.pending[oldest]
+            self._forget(oldest)
             dropped += 1
         self.expired += dropped
         return dropped
