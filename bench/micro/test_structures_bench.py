@@ -1,0 +1,216 @@
+"""Micro benchmarks of the core data structures against their pure-Python models (pytest-benchmark).
+
+Covers ``PriorityLanes``, ``ReplayIndex``, the chunker (split + reassemble, streaming SHA-256) and
+``TokenBucket``. Not part of the default test run (``testpaths`` is ``tests/``). Run from the repository root:
+
+    .venv/bin/python -m pytest bench/micro/test_structures_bench.py --benchmark-only -q
+
+Each group holds the compiled type and its model on the same workload; compare their means.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, for ``tests.core.models``
+
+from pushwire._core import chunker  # noqa: E402
+from pushwire._core.bucket import TokenBucket  # noqa: E402
+from pushwire._core.lanes import PriorityLanes  # noqa: E402
+from pushwire._core.replay import ReplayIndex  # noqa: E402
+from tests.core.models import chunker_model  # noqa: E402
+from tests.core.models.bucket_model import TokenBucketModel  # noqa: E402
+from tests.core.models.lanes_model import PriorityLanesModel  # noqa: E402
+from tests.core.models.replay_model import ReplayIndexModel  # noqa: E402
+
+ROUNDS = 200
+
+
+def run(benchmark, fn, *args, iterations: int = 200):
+    """Benchmark ``fn(*args)`` with fixed iterations per round (stable for microsecond calls); return its result."""
+    return benchmark.pedantic(fn, args=args, iterations=iterations, rounds=ROUNDS, warmup_rounds=5)
+
+
+# --- lanes: one flush cycle of a connection -----------------------------------------------------------------
+
+FRAMES = [(b"x" * (80 + 7 * i), 80 + 7 * i, i % 3) for i in range(64)]
+LANE_ARGS = (4096, 4 << 20, 4096, 4 << 20, 1024, 1 << 20)
+
+
+def push_and_drain(lanes, out):
+    """Queue 64 frames across the three lanes, then drain them all into ``out`` (one flush)."""
+    push = lanes.push
+    for frame, nbytes, priority in FRAMES:
+        push(frame, nbytes, priority)
+    out.clear()
+    return lanes.drain_into(out)
+
+
+@pytest.mark.benchmark(group="lanes push64+drain")
+@pytest.mark.parametrize("cls", [PriorityLanes, PriorityLanesModel], ids=["cython", "model"])
+def test_lanes_push_drain(benchmark, cls):
+    lanes = cls(*LANE_ARGS)
+    out: list[bytes] = []
+    assert run(benchmark, push_and_drain, lanes, out) == sum(n for _, n, _ in FRAMES)
+    assert len(out) == 64 and out[0] is FRAMES[0][0]
+
+
+def push_drain_bounded(lanes, out):
+    """Queue 64 frames, then flush in batches of at most 2 KiB (what a backpressured connection does)."""
+    push = lanes.push
+    for frame, nbytes, priority in FRAMES:
+        push(frame, nbytes, priority)
+    total = 0
+    while lanes:
+        out.clear()
+        total += lanes.drain_into(out, 2048)
+    return total
+
+
+@pytest.mark.benchmark(group="lanes push64+drain(2KiB batches)")
+@pytest.mark.parametrize("cls", [PriorityLanes, PriorityLanesModel], ids=["cython", "model"])
+def test_lanes_push_drain_bounded(benchmark, cls):
+    lanes = cls(*LANE_ARGS)
+    assert run(benchmark, push_drain_bounded, lanes, []) == sum(n for _, n, _ in FRAMES)
+
+
+# --- replay: publish into history, then resume --------------------------------------------------------------
+
+ENTRIES = [b"frame %d" % i for i in range(64)]
+
+
+def append_and_after(index):
+    """Append 64 frames to a full 1024-entry history, then fetch everything after a cursor 64 back."""
+    append = index.append
+    for entry in ENTRIES:
+        append(entry, 1.0)
+    return index.after(index.last_offset - 64)
+
+
+def after_256(index):
+    """One resume: the 256 entries after a cursor (no appends)."""
+    return index.after(index.last_offset - 256)
+
+
+def filled_index(cls):
+    index = cls(1024, epoch="bench")
+    for i in range(1500):
+        index.append(i, 1.0)
+    return index
+
+
+@pytest.mark.benchmark(group="replay append64+after")
+@pytest.mark.parametrize("cls", [ReplayIndex, ReplayIndexModel], ids=["cython", "model"])
+def test_replay_append_after(benchmark, cls):
+    assert run(benchmark, append_and_after, filled_index(cls)) == ENTRIES
+
+
+@pytest.mark.benchmark(group="replay after(256)")
+@pytest.mark.parametrize("cls", [ReplayIndex, ReplayIndexModel], ids=["cython", "model"])
+def test_replay_after(benchmark, cls):
+    assert len(run(benchmark, after_256, filled_index(cls), iterations=500)) == 256
+
+
+# --- chunker ------------------------------------------------------------------------------------------------
+
+FID = bytes(range(16))
+PAYLOAD_64K = os.urandom(64 * 1024)
+PAYLOAD_4K = os.urandom(4 * 1024)
+
+
+def split_and_reassemble(impl, assembler, payload, max_chunk):
+    """Split ``payload`` into shards, then feed them all to an assembler; return the reassembled payload."""
+    push = assembler.push
+    result = None
+    for shard in impl.split_fragments(payload, FID, max_chunk):
+        result = push(shard, 1.0)
+    return result
+
+
+CHUNKER_IMPLS = [
+    pytest.param((chunker, chunker.FragmentAssembler), id="cython"),
+    pytest.param((chunker_model, chunker_model.FragmentAssemblerModel), id="model"),
+]
+
+
+@pytest.mark.benchmark(group="chunker split+reassemble 64KiB/1KiB")
+@pytest.mark.parametrize("impl", CHUNKER_IMPLS)
+def test_split_reassemble_64k(benchmark, impl):
+    module, assembler_cls = impl
+    out = run(benchmark, split_and_reassemble, module, assembler_cls(), PAYLOAD_64K, 1024, iterations=20)
+    assert out == PAYLOAD_64K
+
+
+@pytest.mark.benchmark(group="chunker split+reassemble 4KiB/128B")
+@pytest.mark.parametrize("impl", CHUNKER_IMPLS)
+def test_split_reassemble_4k(benchmark, impl):
+    module, assembler_cls = impl
+    out = run(benchmark, split_and_reassemble, module, assembler_cls(), PAYLOAD_4K, 128, iterations=50)
+    assert out == PAYLOAD_4K
+
+
+CHUNKS_1K = [PAYLOAD_64K[i:i + 1024] for i in range(0, len(PAYLOAD_64K), 1024)]
+CHUNKS_64B = [PAYLOAD_4K[i:i + 64] for i in range(0, len(PAYLOAD_4K), 64)]
+
+
+def hash_chunks(cls, chunks):
+    stream = cls()
+    update = stream.update
+    for chunk in chunks:
+        update(chunk)
+    return stream.hexdigest()
+
+
+@pytest.mark.benchmark(group="sha256 stream 64x1KiB")
+@pytest.mark.parametrize("cls", [chunker.Sha256Stream, chunker_model.Sha256StreamModel], ids=["cython", "model"])
+def test_sha256_1k_chunks(benchmark, cls):
+    assert run(benchmark, hash_chunks, cls, CHUNKS_1K, iterations=20) == chunker.sha256_hex(PAYLOAD_64K)
+
+
+@pytest.mark.benchmark(group="sha256 stream 64x64B")
+@pytest.mark.parametrize("cls", [chunker.Sha256Stream, chunker_model.Sha256StreamModel], ids=["cython", "model"])
+def test_sha256_64b_chunks(benchmark, cls):
+    assert run(benchmark, hash_chunks, cls, CHUNKS_64B) == chunker.sha256_hex(PAYLOAD_4K)
+
+
+# --- bucket -------------------------------------------------------------------------------------------------
+
+# Times one microsecond apart, so every call refills (the common case: the caller read the clock once per
+# loop turn and the bucket last saw an earlier turn).
+TIMES = [5.0 + i * 1e-6 for i in range(100)]
+
+
+def take_100(bucket, times):
+    """100 ``try_take`` calls at explicit, increasing times."""
+    take = bucket.try_take
+    granted = 0
+    for now in times:
+        granted += take(1.0, now)
+    return granted
+
+
+def take_100_clock(bucket):
+    """100 ``try_take`` calls, each reading the monotonic clock itself."""
+    take = bucket.try_take
+    granted = 0
+    for _ in range(100):
+        granted += take(1.0)
+    return granted
+
+
+@pytest.mark.benchmark(group="bucket try_take x100 (now given)")
+@pytest.mark.parametrize("cls", [TokenBucket, TokenBucketModel], ids=["cython", "model"])
+def test_bucket_try_take(benchmark, cls):
+    bucket = cls(1e3, 1e12)
+    assert run(benchmark, take_100, bucket, TIMES) == 100
+
+
+@pytest.mark.benchmark(group="bucket try_take x100 (clock)")
+@pytest.mark.parametrize("cls", [TokenBucket, TokenBucketModel], ids=["cython", "model"])
+def test_bucket_try_take_clock(benchmark, cls):
+    bucket = cls(1e3, 1e12)
+    assert run(benchmark, take_100_clock, bucket) == 100
