@@ -216,7 +216,8 @@ class ChannelKind(enum.Enum, metaclass=_ChannelKindMeta):
             raise TypeError(f"{cls.__name__} has no channels; subclass it and add members") from None
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__}.{self.name}: {self.wire_name!r} id={self.wire_id} prio={self.priority}>"
+        return (f"<{type(self).__name__}.{self.name}: {self.wire_name!r} id={self.wire_id} "
+                f"prio={self.priority}>")
 
 
 class DefaultChannel(ChannelKind):

@@ -92,8 +92,8 @@ class Frame:
         if name is None:
             return cls(channels.system(), payload)
         if payload is None:
-            # ``ack`` and ``resume_required`` have a ``channel`` field of their own: sent bare, they look like a
-            # frame. A frame needs ``payload``; an object without one but with a string tag is a bare op.
+            # ``ack`` and ``resume_required`` have a ``channel`` field of their own: sent bare, they look
+            # like a frame. A frame needs ``payload``; without one, an object with a string tag is a bare op.
             obj = orjson.loads(data)
             if "payload" not in obj and (isinstance(obj.get("type"), str) or isinstance(obj.get("op"), str)):
                 return cls(channels.system(), obj)

@@ -340,7 +340,8 @@ class AuthOk(Op):
     @classmethod
     def from_payload(cls, obj: Mapping[str, Any]) -> AuthOk:
         t = cls.TYPE
-        cursors = _cursor_map(t, obj, "resume_cursors") if _raw(obj, "resume_cursors") is not _MISSING else None
+        has_cursors = _raw(obj, "resume_cursors") is not _MISSING
+        cursors = _cursor_map(t, obj, "resume_cursors") if has_cursors else None
         return cls(_text(t, obj, "session_token"), _streams_field(t, obj),
                    _cursor(t, obj, "resume_cursor") or 0, cursors)
 
@@ -366,8 +367,8 @@ class Subscribe(Op):
         return self.resume_epochs.get(stream)
 
     def to_payload(self) -> dict[str, Any]:
-        return {"type": self.TYPE, "channels": list(self.channels), "resume_cursors": dict(self.resume_cursors),
-                "resume_epochs": dict(self.resume_epochs)}
+        return {"type": self.TYPE, "channels": list(self.channels),
+                "resume_cursors": dict(self.resume_cursors), "resume_epochs": dict(self.resume_epochs)}
 
     @classmethod
     def from_payload(cls, obj: Mapping[str, Any]) -> Subscribe:
@@ -633,7 +634,8 @@ class ModeSwitch(Op):
     @classmethod
     def from_payload(cls, obj: Mapping[str, Any]) -> ModeSwitch:
         t = cls.TYPE
-        return cls(_uuid(t, obj, "peer_id"), _choice(t, obj, "mode", TRANSPORT_MODES),  # type: ignore[arg-type]
+        return cls(_uuid(t, obj, "peer_id"),
+                   _choice(t, obj, "mode", TRANSPORT_MODES),  # type: ignore[arg-type]
                    _choice(t, obj, "previous_mode", TRANSPORT_MODES),  # type: ignore[arg-type]
                    _choice(t, obj, "reason", MODE_SWITCH_REASONS),  # type: ignore[arg-type]
                    _uint(t, "generation", _req(t, obj, "generation")))

@@ -1,8 +1,8 @@
 """The resume rule: where a (re)connecting client continues in one stream (layer 2, pure).
 
 Given what the client says it has seen (a cursor and, optionally, the epoch it belongs to) and what the
-stream keeps (its epoch and the offsets ``first_offset..last_offset``), :func:`decide_resume` says which frames
-are replayed and which are reported lost. Every frame after the client's position is either replayed or
+stream keeps (its epoch and the offsets ``first_offset..last_offset``), :func:`decide_resume` says which
+frames are replayed and which are reported lost. Every frame after the client's position is either replayed or
 inside the reported lost range: nothing is ever skipped silently. See docs/protocol.md, "auth_ok".
 """
 

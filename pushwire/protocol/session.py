@@ -152,7 +152,7 @@ class UnsubscribeRequested:
 
 @dataclass(frozen=True, slots=True)
 class ResumeRangeRequested:
-    """Replay ``stream`` from ``from_cursor`` (inclusive): a subscribe with resume cursor ``from_cursor - 1``."""
+    """Replay ``stream`` from ``from_cursor`` (inclusive): a subscribe with resume cursor from_cursor - 1."""
 
     stream: StreamRef
     from_cursor: int
@@ -212,8 +212,8 @@ class Violation:
 
 
 SessionEvent: TypeAlias = (AuthRequested | FrameReceived | SubscribeRequested | UnsubscribeRequested
-                           | ResumeRangeRequested | AckReceived | PingReceived | PongReceived | FeaturesRequested
-                           | GoodbyeReceived | Violation)
+                           | ResumeRangeRequested | AckReceived | PingReceived | PongReceived
+                           | FeaturesRequested | GoodbyeReceived | Violation)
 
 
 def _clip(text: str, limit: int = 123) -> str:
@@ -225,7 +225,8 @@ def _clip(text: str, limit: int = 123) -> str:
 def error_code_for(exc: BaseException) -> ErrorCode:
     """The ``error`` op code that answers an exception raised while decoding client input.
 
-    Streams and ops carry their own code (``exc.error_code``); the rest follows docs/protocol.md 14.2 and 11.5.
+    Streams and ops carry their own code (``exc.error_code``); the rest follows docs/protocol.md 14.2 and
+    11.5.
     """
     code = getattr(exc, "error_code", None)
     if isinstance(code, ErrorCode):
@@ -442,7 +443,8 @@ class Session:
         """A ``subscribed`` op (the answer to an accepted subscribe or replay request)."""
         return self.send_op(Subscribed(dict(streams)))
 
-    def resume_required(self, stream: str, from_cursor: int, to_cursor: int, epoch: str, reason: str) -> bytes:
+    def resume_required(self, stream: str, from_cursor: int, to_cursor: int, epoch: str,
+                        reason: str) -> bytes:
         """A server ``resume_required`` op: frames ``from_cursor..to_cursor`` of ``stream`` are lost."""
         return self.send_op(ResumeRequired(stream, from_cursor, to_cursor, epoch, reason))
 
@@ -599,7 +601,8 @@ class Session:
             return [SubscribeRequested(streams, self._resume_map(op.resume_cursors, owner),
                                        self._resume_map(op.resume_epochs, owner))]
         if isinstance(op, Unsubscribe):
-            # personal streams (anyone's) cannot be unsubscribed; naming them, or the system channel, is ignored
+            # personal streams (anyone's) cannot be unsubscribed: naming them, or the system channel, is
+            # ignored
             refs = (parse_stream(n, self.channels) for n in op.channels if n != self.system.wire_name)
             streams = tuple({r.name: r for r in refs if not r.is_personal}.values())
             return [UnsubscribeRequested(streams)] if streams else []

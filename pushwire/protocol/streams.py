@@ -66,7 +66,8 @@ class StreamError(ProtocolError):
         stream: the offending name.
     """
 
-    def __init__(self, reason: str, *, error_code: ErrorCode = ErrorCode.BAD_STREAM, stream: str = "") -> None:
+    def __init__(self, reason: str, *, error_code: ErrorCode = ErrorCode.BAD_STREAM,
+                 stream: str = "") -> None:
         super().__init__(reason)
         self.error_code = error_code
         self.stream = stream
