@@ -412,7 +412,7 @@ class Workload:
         if self.mode == "open":
             a += ["--rate", str(self.rate), "--duration", str(duration)]
         elif self.mode == "closed":
-            a += ["--window", str(self.window), "--duration", str(duration), "--msg-timeout", "5"]
+            a += ["--window", str(self.window), "--duration", str(duration), "--msg-timeout", "20"]
         elif self.mode == "idle":
             a += ["--idle-settle", "2"]
         elif self.mode == "storm":
@@ -422,7 +422,8 @@ class Workload:
     def time_bound(self, duration: float) -> float:
         """Upper bound of one loadgen run (seconds), used as the subprocess timeout."""
         connect = 120 if self.subs > 2000 else 60
-        return connect + duration + 10 + 5 + 70 + 30
+        warm, drain, storm, margin = 10, 60, 120, 30
+        return connect + duration + warm + drain + (storm if self.mode == "storm" else 0) + margin
 
 
 def _fanout(proto: str, label: str) -> list[Workload]:

@@ -228,7 +228,8 @@ static struct {
     double duration;
     int window;
     long max_msgs;
-    double drain_timeout;
+    double drain_timeout;  /* cap */
+    double drain_idle;     /* stop draining after this long without a new delivery */
     double msg_timeout;
     int pub_kind;
     const char *pub_path;
@@ -249,7 +250,7 @@ static struct {
 } cfg = {
     .host = "127.0.0.1", .port = 0, .proto = PROTO_WS, .sub_path = "/", .resume_key = "chat",
     .nsubs = 10, .src_addrs = 8, .connect_conc = 256, .connect_timeout = 60, .mode = MODE_OPEN,
-    .rate = 100, .duration = 5, .window = 1, .max_msgs = 0, .drain_timeout = 5, .msg_timeout = 5,
+    .rate = 100, .duration = 5, .window = 1, .max_msgs = 0, .drain_timeout = 60, .drain_idle = 2, .msg_timeout = 20,
     .pub_kind = PUB_HTTP, .pub_path = "/publish", .pub_body = "%P", .pub_conns = 4, .payload_size = 64,
     .idle_settle = 2, .storm_pre = 10, .storm_missed = 100, .storm_timeout = 30, .bitmap_mb = 512,
 };
@@ -1274,8 +1275,11 @@ static void run_publish_phase(void) {
     stopping_pub = 1;
 }
 
+/* Wait for outstanding deliveries while they keep coming (a slow server is not a lossy one), bounded. */
+static double drain_s;
 static void run_drain(void) {
-    uint64_t deadline = now_ns() + (uint64_t)(cfg.drain_timeout * 1e9);
+    uint64_t t0 = now_ns(), deadline = t0 + (uint64_t)(cfg.drain_timeout * 1e9);
+    uint64_t idle = (uint64_t)(cfg.drain_idle * 1e9), last_progress = t0, last_deliv = c_deliv;
     while (now_ns() < deadline) {
         long sent = pub_next - 1;
         int deliveries_done = n_done >= sent;
@@ -1286,8 +1290,12 @@ static void run_drain(void) {
             deliveries_done = d == 0;
         }
         if (deliveries_done && all_sent_done()) break;
+        uint64_t now = now_ns();
+        if (c_deliv != last_deliv) { last_deliv = c_deliv; last_progress = now; }
+        else if (now - last_progress > idle && all_sent_done()) break;
         loop_once(5);
     }
+    drain_s = ns_to_s(now_ns() - t0);
 }
 
 /* ------------------------------------------------------------------ main */
@@ -1333,10 +1341,10 @@ static void print_result(uint64_t t_conn0, uint64_t t_conn1, proc_sample_t s0, p
            "\"pub_errors\":%ld,\"pub_rate\":%.1f,\"expected\":%" PRIu64 ",\"deliveries\":%" PRIu64 ","
            "\"lost\":%" PRIu64 ",\"dup\":%" PRIu64 ",\"out_of_order\":%" PRIu64 ",\"abandoned\":%ld,"
            "\"foreign\":%" PRIu64 ",\"other_frames\":%" PRIu64 ",\"bogus\":%" PRIu64 ",\"pings\":%" PRIu64 ","
-           "\"deliv_rate\":%.1f,",
+           "\"deliv_rate\":%.1f,\"drain_s\":%.3f,",
            cfg.mode == MODE_OPEN ? cfg.rate : 0.0, cfg.mode == MODE_CLOSED ? cfg.window : 0, span, sent, n_pub_ok,
            n_pub_fail, pub_span > 0 ? n_pub_ok / pub_span : 0.0, expected, c_deliv, lost, c_dup, c_ooo, n_abandoned,
-           c_foreign, c_other, c_bogus, c_pings, span > 0 ? c_deliv / span : 0.0);
+           c_foreign, c_other, c_bogus, c_pings, span > 0 ? c_deliv / span : 0.0, drain_s);
     printf("\"lat_us\":{\"n\":%" PRIu64 ",\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p999\":%.1f,\"max\":%.1f,\"mean\":%.1f},",
            lat.n, hist_pct(&lat, 0.5) / 1e3, hist_pct(&lat, 0.9) / 1e3, hist_pct(&lat, 0.99) / 1e3,
            hist_pct(&lat, 0.999) / 1e3, lat.max / 1e3, lat.n ? (double)(lat.sum / lat.n) / 1e3 : 0.0);
@@ -1416,7 +1424,7 @@ int main(int argc, char **argv) {
         {"host", 1, 0, 'H'}, {"port", 1, 0, 'p'}, {"pub-port", 1, 0, 'Q'}, {"proto", 1, 0, 'P'}, {"sub-path", 1, 0, 'S'},
         {"hello", 1, 0, 'h'}, {"ready-match", 1, 0, 'r'}, {"subs", 1, 0, 'n'}, {"src-addrs", 1, 0, 'a'},
         {"connect-conc", 1, 0, 'C'}, {"connect-timeout", 1, 0, 'T'}, {"mode", 1, 0, 'm'}, {"rate", 1, 0, 'R'},
-        {"duration", 1, 0, 'd'}, {"window", 1, 0, 'w'}, {"max-msgs", 1, 0, 'M'}, {"drain-timeout", 1, 0, 'D'},
+        {"duration", 1, 0, 'd'}, {"window", 1, 0, 'w'}, {"max-msgs", 1, 0, 'M'}, {"drain-timeout", 1, 0, 'D'}, {"drain-idle", 1, 0, 'E'},
         {"msg-timeout", 1, 0, 'o'}, {"pub", 1, 0, 'k'}, {"pub-path", 1, 0, 'u'}, {"pub-body", 1, 0, 'b'},
         {"pub-header", 1, 0, 'x'}, {"pub-hello", 1, 0, 'y'}, {"pub-conns", 1, 0, 'c'},
         {"payload-size", 1, 0, 'z'}, {"server-pid", 1, 0, 'i'}, {"idle-settle", 1, 0, 'I'},
@@ -1447,6 +1455,7 @@ int main(int argc, char **argv) {
         case 'w': cfg.window = atoi(optarg); break;
         case 'M': cfg.max_msgs = atol(optarg); break;
         case 'D': cfg.drain_timeout = atof(optarg); break;
+        case 'E': cfg.drain_idle = atof(optarg); break;
         case 'o': cfg.msg_timeout = atof(optarg); break;
         case 'k': cfg.pub_kind = strcmp(optarg, "ws") == 0 ? PUB_WS : PUB_HTTP; break;
         case 'u': cfg.pub_path = optarg; break;
@@ -1572,6 +1581,7 @@ int main(int argc, char **argv) {
         /* the CPU a server spent while accepting everything */
         s2.utime = s1.utime; s2.stime = s1.stime;
         s1.utime = s0.utime; s1.stime = s0.stime;
+        s1.sys_busy = s0.sys_busy; s1.sys_total = s0.sys_total;
         t_meas0 = t_conn0;
     } else {
         /* publisher connections, then a warm-up barrier so no subscriber is half-registered */
