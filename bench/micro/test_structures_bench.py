@@ -31,7 +31,7 @@ ROUNDS = 200
 
 
 def run(benchmark, fn, *args, iterations: int = 200):
-    """Benchmark ``fn(*args)`` with fixed iterations per round (stable for microsecond calls); return its result."""
+    """Benchmark ``fn(*args)`` with fixed iterations per round (stable for short calls); return its result."""
     return benchmark.pedantic(fn, args=args, iterations=iterations, rounds=ROUNDS, warmup_rounds=5)
 
 
@@ -157,6 +157,12 @@ CHUNKS_1K = [PAYLOAD_64K[i:i + 1024] for i in range(0, len(PAYLOAD_64K), 1024)]
 CHUNKS_64B = [PAYLOAD_4K[i:i + 64] for i in range(0, len(PAYLOAD_4K), 64)]
 
 
+SHA_IMPLS = [
+    pytest.param(chunker.Sha256Stream, id="cython"),
+    pytest.param(chunker_model.Sha256StreamModel, id="model"),
+]
+
+
 def hash_chunks(cls, chunks):
     stream = cls()
     update = stream.update
@@ -166,13 +172,13 @@ def hash_chunks(cls, chunks):
 
 
 @pytest.mark.benchmark(group="sha256 stream 64x1KiB")
-@pytest.mark.parametrize("cls", [chunker.Sha256Stream, chunker_model.Sha256StreamModel], ids=["cython", "model"])
+@pytest.mark.parametrize("cls", SHA_IMPLS)
 def test_sha256_1k_chunks(benchmark, cls):
     assert run(benchmark, hash_chunks, cls, CHUNKS_1K, iterations=20) == chunker.sha256_hex(PAYLOAD_64K)
 
 
 @pytest.mark.benchmark(group="sha256 stream 64x64B")
-@pytest.mark.parametrize("cls", [chunker.Sha256Stream, chunker_model.Sha256StreamModel], ids=["cython", "model"])
+@pytest.mark.parametrize("cls", SHA_IMPLS)
 def test_sha256_64b_chunks(benchmark, cls):
     assert run(benchmark, hash_chunks, cls, CHUNKS_64B) == chunker.sha256_hex(PAYLOAD_4K)
 

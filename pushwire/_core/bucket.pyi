@@ -8,7 +8,7 @@ class TokenBucket:
     def __init__(self, rate_per_s: float, burst: float) -> None:
         """Create a full bucket (ConfigError when rate_per_s or burst is negative or not finite)."""
     def try_take(self, n: float, now: float = -1.0) -> bool:
-        """Refill to ``now`` (negative = monotonic clock), then take ``n`` tokens if available; return whether taken."""
+        """Refill to ``now`` (negative = clock), then take ``n`` tokens if there; return whether it did."""
     def time_until(self, n: float, now: float = -1.0) -> float:
         """Return seconds until ``n`` tokens are available (0.0 if now, math.inf if never)."""
     def tokens(self, now: float = -1.0) -> float:

@@ -1,4 +1,4 @@
-"""Asset chunker: streaming SHA-256 and binary fragments (types of the compiled ``pushwire._core.chunker``)."""
+"""Asset chunker: streaming SHA-256 and binary fragments (types of ``pushwire._core.chunker``)."""
 
 from typing import Final
 

@@ -3,8 +3,9 @@
 
 - :class:`Sha256Stream` hashes an asset chunk by chunk (OpenSSL through :mod:`hashlib`), for content addresses
   (``/rps/assets/<sha256>``) and the client's check of a received asset.
-- A large binary payload travels as several ``RP`` frames with the fragmented flag (0x02); each frame's payload
-  is a shard ``[fragment_id 16 bytes][total u16 BE][index u16 BE][chunk]`` (docs/protocol.md, "Fragments").
+- A large binary payload travels as several ``RP`` frames with the fragmented flag (0x02); each frame's
+  payload is a shard ``[fragment_id 16 bytes][total u16 BE][index u16 BE][chunk]`` (docs/protocol.md,
+  "Fragments").
   :func:`split_fragments` cuts a payload into shards, :class:`FragmentAssembler` puts them back together,
   bounded in ids, bytes, message size and time.
 """
@@ -137,7 +138,8 @@ cpdef bytes encode_shard(object fragment_id, Py_ssize_t total, Py_ssize_t index,
 
 cdef inline int _parse_header(const uint8_t *p, Py_ssize_t n, Py_ssize_t *total, Py_ssize_t *index) except -1:
     if n < SHARD_HEADER_LEN:
-        raise InvalidFragment(f"fragment shard of {n} bytes is shorter than its {SHARD_HEADER_LEN}-byte header")
+        raise InvalidFragment(
+            f"fragment shard of {n} bytes is shorter than its {SHARD_HEADER_LEN}-byte header")
     total[0] = load_u16_be(p + 16)
     index[0] = load_u16_be(p + 18)
     if total[0] == 0:
@@ -192,7 +194,8 @@ cpdef list split_fragments(object payload, object fragment_id, Py_ssize_t max_ch
             total = (data.len + max_chunk - 1) // max_chunk if data.len else 1
             if total > SHARD_MAX_TOTAL:
                 raise FragmentLimitExceeded(
-                    f"{data.len} bytes in chunks of {max_chunk} need {total} fragments (max {SHARD_MAX_TOTAL})")
+                    f"{data.len} bytes in chunks of {max_chunk} need {total} fragments "
+                    f"(max {SHARD_MAX_TOTAL})")
             out = PyList_New(total)
             start = 0
             for index in range(total):
@@ -227,7 +230,8 @@ cdef class FragmentAssembler:
 
     Args:
         max_inflight: most incomplete messages kept; past it the oldest is evicted.
-        max_inflight_bytes: most chunk bytes kept over all incomplete messages; past it the oldest are evicted.
+        max_inflight_bytes: most chunk bytes kept over all incomplete messages; past it the oldest are
+            evicted.
         max_message_bytes: largest reassembled message; a message growing past it is dropped with
             :class:`~pushwire.errors.FragmentLimitExceeded`.
         ttl_s: :meth:`expire` drops incomplete messages whose first shard is older than this (0 disables).
@@ -270,7 +274,7 @@ cdef class FragmentAssembler:
         self._newest = <PyObject *>entry
 
     cdef int _forget(self, _Pending entry) except -1:
-        """Unlink ``entry`` and drop it from the index (the caller keeps its own reference if it needs one)."""
+        """Unlink ``entry`` and drop it from the index (a caller that still needs it holds a reference)."""
         if entry.older != NULL:
             (<_Pending>entry.older).newer = entry.newer
         else:
@@ -359,7 +363,7 @@ cdef class FragmentAssembler:
         return None
 
     cpdef Py_ssize_t expire(self, double now=-1.0) except -1:
-        """Drop incomplete messages whose first shard came more than ``ttl_s`` before ``now``; return how many.
+        """Drop incomplete messages whose first shard is more than ``ttl_s`` old; return how many.
 
         Messages are checked oldest first and the scan stops at the first one still young, so ``now`` values
         are expected to come from one monotonic clock.

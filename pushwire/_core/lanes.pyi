@@ -16,7 +16,7 @@ PUSH_OVERFLOW: Final[int]
 """``push`` result: refused by a full ``SIGNAL`` lane; nothing was queued."""
 
 class PriorityLanes:
-    """Three bounded FIFO lanes (high, normal, low) of references with byte accounting, drained by priority."""
+    """Three bounded FIFO lanes (high, normal, low) of references, with byte accounting."""
 
     def __init__(
         self,
@@ -33,9 +33,9 @@ class PriorityLanes:
     ) -> None:
         """Create empty lanes with these count and byte bounds (ConfigError when a bound is < 1)."""
     def push(self, item: Any, nbytes: int, priority: int) -> int:
-        """Queue ``item`` on lane 0 high / 1 normal / >=2 low; return PUSH_OK, PUSH_DROPPED_OLDEST or PUSH_OVERFLOW."""
+        """Queue ``item`` on lane 0 high, 1 normal, >=2 low; return a PUSH_* result."""
     def drain_into(self, out: list[Any], max_bytes: int = -1) -> int:
-        """Move items into ``out`` by priority, FIFO per lane, up to ``max_bytes`` (at least one); return bytes moved."""
+        """Move items into ``out`` by priority, FIFO per lane, up to ``max_bytes``; return bytes moved."""
     def clear(self) -> None:
         """Drop every queued item (drop and overflow counters are kept)."""
     @property

@@ -10,8 +10,8 @@ Each lane is bounded by a count and a byte size, and has a policy for when a pus
 
 - ``SIGNAL``: refuse the item and return ``PUSH_OVERFLOW``; the caller closes the connection with
   ``CloseCode.SLOW_CONSUMER`` so the client resumes through replay (lossless lanes).
-- ``DROP_OLDEST``: drop the oldest items until the new one fits, and return ``PUSH_DROPPED_OLDEST`` (lossy lane;
-  the client sees the cursor gap).
+- ``DROP_OLDEST``: drop the oldest items until the new one fits, and return ``PUSH_DROPPED_OLDEST``
+  (lossy lane; the client sees the cursor gap).
 
 An empty lane accepts any item, whatever its size, so that one message larger than the byte bound can pass.
 
@@ -213,9 +213,9 @@ cdef class PriorityLanes:
             priority: 0 for the high lane, 1 for normal, 2 or more for low.
 
         Returns:
-            ``PUSH_OK``; ``PUSH_DROPPED_OLDEST`` when older items of a ``DROP_OLDEST`` lane were dropped to make
-            room; ``PUSH_OVERFLOW`` when a full ``SIGNAL`` lane refused the item (it is not queued; close the
-            connection as a slow consumer).
+            ``PUSH_OK``; ``PUSH_DROPPED_OLDEST`` when older items of a ``DROP_OLDEST`` lane were dropped to
+            make room; ``PUSH_OVERFLOW`` when a full ``SIGNAL`` lane refused the item (it is not queued;
+            close the connection as a slow consumer).
 
         Raises:
             ValueError: ``priority`` or ``nbytes`` is negative.
@@ -341,4 +341,5 @@ cdef class PriorityLanes:
 
     def __repr__(self) -> str:
         return (f"<PriorityLanes high={self._high.count}/{self._high.nbytes}B "
-                f"normal={self._normal.count}/{self._normal.nbytes}B low={self._low.count}/{self._low.nbytes}B>")
+                f"normal={self._normal.count}/{self._normal.nbytes}B "
+                f"low={self._low.count}/{self._low.nbytes}B>")

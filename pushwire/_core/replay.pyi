@@ -7,10 +7,12 @@ __all__ = ["ReplayIndex"]
 class ReplayIndex:
     """One stream's history: entries at consecutive offsets, bounded by count and age, O(1) offset lookup."""
 
-    def __init__(self, max_count: int, max_age_s: float = 0.0, *, epoch: str = "", start_offset: int = 1) -> None:
+    def __init__(
+        self, max_count: int, max_age_s: float = 0.0, *, epoch: str = "", start_offset: int = 1
+    ) -> None:
         """Create an empty history (ConfigError when max_count < 1, max_age_s < 0 or start_offset < 1)."""
     def append(self, entry: Any, now: float = -1.0) -> int:
-        """Store ``entry`` at the next offset (time ``now``, negative = monotonic clock) and return the offset."""
+        """Store ``entry`` at the next offset (time ``now``, negative = clock); return the offset."""
     def get(self, offset: int) -> Any | None:
         """Return the entry kept at ``offset``, or None."""
     def after(self, cursor: int) -> list[Any]:

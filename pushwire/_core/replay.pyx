@@ -15,8 +15,8 @@ Cursor rules, with ``first`` the oldest kept offset and ``last`` the latest assi
 - ``c < first - 1`` raises :class:`~pushwire.errors.CursorTooOld`: entries ``c+1 .. first-1`` are gone;
 - ``c > last`` raises :class:`~pushwire.errors.CursorAhead`: the cursor comes from another history.
 
-When the ring is empty, ``first == next_offset``; this is so whether nothing was ever appended or everything was
-trimmed, and in the second case ``after(c)`` for ``c < last`` raises ``CursorTooOld``.
+When the ring is empty, ``first == next_offset``; this is so whether nothing was ever appended or everything
+was trimmed, and in the second case ``after(c)`` for ``c < last`` raises ``CursorTooOld``.
 """
 
 cimport cython
@@ -214,7 +214,7 @@ cdef class ReplayIndex:
         return self._slice(cursor + 1, <Py_ssize_t>(last - cursor))
 
     cpdef list after_available(self, unsigned long long cursor, Py_ssize_t limit=-1):
-        """Return the kept entries after ``cursor`` (the oldest ``limit`` of them when ``limit >= 0``), never raising.
+        """Return the kept entries after ``cursor``, the oldest ``limit`` when ``limit >= 0``; never raise.
 
         Entries dropped from history are skipped: the list starts at ``max(cursor + 1, first_offset)``.
         A cursor beyond ``last_offset`` gets an empty list.
@@ -255,7 +255,7 @@ cdef class ReplayIndex:
         return dropped
 
     cpdef void reset(self, str epoch, unsigned long long start_offset=1):
-        """Forget all history and start a new one named ``epoch`` whose first offset is ``start_offset`` (>= 1)."""
+        """Forget all history; start epoch ``epoch`` whose first offset is ``start_offset`` (>= 1)."""
         if epoch is None:
             raise TypeError("epoch must be a str")
         if start_offset < 1:

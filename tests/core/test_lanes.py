@@ -1,5 +1,6 @@
-"""Tests of ``pushwire._core.lanes.PriorityLanes``: every documented rule, reference counting, and a hypothesis
-state machine that runs random operation sequences against the deque model in ``tests/core/models``.
+"""Tests of ``pushwire._core.lanes.PriorityLanes``: every documented rule, reference counting, and a
+hypothesis state machine that runs random operation sequences against the deque model in
+``tests/core/models``.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Tests of ``pushwire._core.replay.ReplayIndex``: offsets, cursor rules, trimming by count / age / ack, epochs,
-reference counting, and a hypothesis state machine against the dict model in ``tests/core/models``.
+"""Tests of ``pushwire._core.replay.ReplayIndex``: offsets, cursor rules, trimming by count / age / ack,
+epochs, reference counting, and a hypothesis state machine against the dict model in ``tests/core/models``.
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ from pushwire.errors import ConfigError, CursorAhead, CursorTooOld
 class ReplayIndexModel:
     """Same contract as ``ReplayIndex``: ``{offset: (entry, time)}`` plus the first and next offsets."""
 
-    def __init__(self, max_count: int, max_age_s: float = 0.0, *, epoch: str = "", start_offset: int = 1) -> None:
+    def __init__(self, max_count: int, max_age_s: float = 0.0, *, epoch: str = "",
+                 start_offset: int = 1) -> None:
         if max_count < 1 or max_age_s < 0 or start_offset < 1:
             raise ConfigError("bad replay index settings")
         self.max_count = max_count
