@@ -363,7 +363,10 @@ class Pushwire(Server):
     def command(self) -> list[str]:
         script = REPO / ".venv" / "bin" / "pushwire-serve"
         head = [str(script)] if script.exists() else [str(PUSHWIRE_PY), "-m", "pushwire.cli"]
-        return head + ["--host", "127.0.0.1", "--port", str(self.port), "--publish-api-key", API_KEY]
+        return head + [
+            "--host", "127.0.0.1", "--port", str(self.port), "--publish-api-key", API_KEY, "--no-demo",
+            "--log-level", "warning",
+        ]  # fmt: skip
 
     def sub_args(self, proto: str) -> list[str]:
         if proto == "ws":
