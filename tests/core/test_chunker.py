@@ -5,8 +5,10 @@ assembler's rules and bounds, plus hypothesis properties and a state machine aga
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import random
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -23,6 +25,7 @@ from pushwire._core.chunker import (
     sha256_hex,
     split_fragments,
 )
+from pushwire import errors
 from pushwire.errors import (
     ConfigError,
     DuplicateFragment,
@@ -36,6 +39,7 @@ from tests.core.models import chunker_model as model
 PROPS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FID = bytes(range(16))
 FID2 = bytes(range(16, 32))
+VECTORS = json.loads((Path(__file__).parents[1] / "vectors" / "fragment_shards.json").read_text())
 
 
 class TestSha256:
@@ -131,6 +135,35 @@ class TestShard:
                 decode_shard(data)
         else:
             assert decode_shard(data) == expected
+
+
+class TestGoldenVectors:
+    """``tests/vectors/fragment_shards.json``, shared with the other implementations (docs/protocol.md 11.4)."""
+
+    @pytest.mark.parametrize("vector", VECTORS["vectors"], ids=lambda v: v["name"])
+    def test_valid(self, vector: dict) -> None:
+        fields = vector["object"]
+        fid, chunk = bytes.fromhex(fields["fragment_id_hex"]), bytes.fromhex(fields["chunk_hex"])
+        data = bytes.fromhex(vector["bytes_hex"])
+        assert encode_shard(fid, fields["total"], fields["index"], chunk) == data
+        assert decode_shard(data) == (fid, fields["total"], fields["index"], chunk)
+
+    @pytest.mark.parametrize("vector", VECTORS["invalid"], ids=lambda v: v["name"])
+    def test_invalid(self, vector: dict) -> None:
+        expected = getattr(errors, vector["error"])
+        with pytest.raises(expected):
+            decode_shard(bytes.fromhex(vector["bytes_hex"]))
+        with pytest.raises(expected):
+            FragmentAssembler().push(bytes.fromhex(vector["bytes_hex"]), 0.0)
+
+    def test_three_shards_reassemble(self) -> None:
+        shards = {v["name"]: bytes.fromhex(v["bytes_hex"]) for v in VECTORS["vectors"]}
+        a = FragmentAssembler()
+        assert a.push(shards["third_of_three"], 0.0) is None
+        assert a.push(shards["first_of_three"], 0.0) is None
+        assert a.push(shards["second_of_three"], 0.0) == b"hello world"
+        assert split_fragments(b"hello world", bytes.fromhex("00112233445566778899aabbccddeeff"), 4) == [
+            shards["first_of_three"], shards["second_of_three"], shards["third_of_three"]]
 
 
 class TestSplit:
