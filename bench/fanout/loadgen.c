@@ -1302,11 +1302,48 @@ static void run_drain(void) {
 
 static void usage(void) {
     fprintf(stderr,
-            "usage: loadgen --port P [--pub-port P] [--proto ws|sse] [--sub-path T] [--hello T] [--ready-match S]\n"
-            "  [--subs N] [--src-addrs K] [--mode open|closed|idle|storm] [--rate R] [--duration S]\n"
-            "  [--window K] [--max-msgs M] [--pub ws|http] [--pub-path P] [--pub-body T] [--pub-header H]\n"
-            "  [--pub-hello T] [--pub-conns C] [--server-pid PID]... [--track-cursor] ...\n"
-            "templates: %%u client uuid, %%R resume map, %%P payload\n");
+        "usage: loadgen --port P [options]      (prints one JSON line on stdout)\n"
+        "subscribers:\n"
+        "  --host A            server address (127.0.0.1)\n"
+        "  --port P            server port\n"
+        "  --proto ws|sse      subscriber protocol (ws)\n"
+        "  --sub-path T        request path; %%u = client uuid (/)\n"
+        "  --hello T           WebSocket text message sent after the handshake; %%u uuid, %%R resume map\n"
+        "  --ready-match S     subscribed once a message containing S arrives (default: after the handshake)\n"
+        "  --ping-match S      application ping: a message containing S ...\n"
+        "  --ping-reply T      ... is answered with T\n"
+        "  --resume-key K      stream name used in %%R, e.g. {\"chat\":41} (chat)\n"
+        "  --track-cursor      remember the last \"cursor\" seen per subscriber (implied by --mode storm)\n"
+        "  --subs N            subscriber connections (10, at most 100000)\n"
+        "  --src-addrs K       bind to 127.0.0.1 .. 127.0.0.K before connecting (8; 0 = no bind)\n"
+        "  --connect-conc C    connections in progress at once (256)\n"
+        "  --connect-timeout S bound for connecting everyone (60)\n"
+        "workload:\n"
+        "  --mode open|closed|idle|storm (open)\n"
+        "  --rate R            open loop publishes/s, evenly paced (100)\n"
+        "  --duration S        publishing phase (5)\n"
+        "  --window K          closed loop publishes in flight (1)\n"
+        "  --max-msgs M        bound on published messages (default from rate x duration, memory-capped)\n"
+        "  --msg-timeout S     closed loop: give up on a publish after S (20)\n"
+        "  --drain-idle S      stop draining after S without a delivery (2)\n"
+        "  --drain-timeout S   drain cap (60)\n"
+        "  --idle-settle S     idle mode: wait before sampling memory (2)\n"
+        "  --storm-pre N       storm: messages before the drop (10)\n"
+        "  --storm-missed N    storm: messages published while everyone is away (100)\n"
+        "  --storm-timeout S   storm: bound per phase (30)\n"
+        "  --payload-size B    payload bytes (64)\n"
+        "  --bitmap-mb MB      memory cap of the per-subscriber seen-bitmaps (512)\n"
+        "publisher:\n"
+        "  --pub http|ws       POST per message on keep-alive connections, or WebSocket text frames (http)\n"
+        "  --pub-port P        publisher port (same as --port)\n"
+        "  --pub-path P        POST target or WebSocket path (/publish)\n"
+        "  --pub-body T        body/message; %%P = the JSON payload (%%P)\n"
+        "  --pub-header H      extra request header, repeatable (e.g. 'Authorization: Bearer KEY')\n"
+        "  --pub-hello T       first WebSocket message of a ws publisher\n"
+        "  --pub-conns C       publisher connections (4)\n"
+        "measurement:\n"
+        "  --server-pid PID    sample CPU and memory of PID and its descendants, repeatable\n"
+        "  --verbose           print errors to stderr as they happen\n");
     exit(2);
 }
 
@@ -1430,7 +1467,8 @@ int main(int argc, char **argv) {
         {"payload-size", 1, 0, 'z'}, {"server-pid", 1, 0, 'i'}, {"idle-settle", 1, 0, 'I'},
         {"storm-pre", 1, 0, 'e'}, {"storm-missed", 1, 0, 'f'}, {"storm-timeout", 1, 0, 'g'},
         {"track-cursor", 0, 0, 't'}, {"resume-key", 1, 0, 'K'}, {"ping-match", 1, 0, 'j'},
-        {"ping-reply", 1, 0, 'J'}, {"bitmap-mb", 1, 0, 'B'}, {"verbose", 0, 0, 'v'}, {0, 0, 0, 0}};
+        {"ping-reply", 1, 0, 'J'}, {"bitmap-mb", 1, 0, 'B'}, {"verbose", 0, 0, 'v'}, {"help", 0, 0, '?'},
+        {0, 0, 0, 0}};
     int o;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
