@@ -543,8 +543,7 @@ class PushClient:
                 continue
             if isinstance(op, AuthOk):
                 self._session_token = op.session_token
-                if isinstance(transport, SseTransport):
-                    transport.session_token = op.session_token
+                transport.set_session(op.session_token)
                 self._outcomes = {}
                 self._apply_streams(op.streams)
                 return

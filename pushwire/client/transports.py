@@ -16,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -179,6 +181,9 @@ class Transport(Protocol):
     async def ack(self, stream: str, cursor: int, *, session_token: str | None) -> None:
         """Acknowledge frames of ``stream`` up to ``cursor``."""
 
+    def set_session(self, session_token: str | None) -> None:
+        """Remember the session token of this connection's ``auth_ok`` (authorises SSE's POSTs)."""
+
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close the transport (idempotent)."""
 
@@ -249,6 +254,9 @@ class WebSocketTransport:
 
     async def ack(self, stream: str, cursor: int, *, session_token: str | None) -> None:
         await self.send(system_frame(Ack(stream, cursor).to_payload()))
+
+    def set_session(self, session_token: str | None) -> None:
+        pass  # the socket itself is the session
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         ws, self._ws = self._ws, None
@@ -397,6 +405,9 @@ class SseTransport:
         body = {"client_id": self._client_id, "channel": stream, "cursor": cursor}
         await self._post(self._endpoints.ack, body, session_token=session_token)
 
+    def set_session(self, session_token: str | None) -> None:
+        self.session_token = session_token
+
     async def close(self, code: int = 1000, reason: str = "") -> None:
         response, self._response = self._response, None
         events, self._events = self._events, None
@@ -410,9 +421,18 @@ class SseTransport:
             await self._http.aclose()
 
     def abort(self) -> None:
-        """Drop the event stream's connection (tests: simulate a network failure)."""
-        if self._response is not None:
-            stream = self._response.extensions.get("network_stream")
-            if stream is not None:
-                with contextlib.suppress(Exception):
-                    stream.get_extra_info("socket").close()
+        """Drop the event stream's connection (tests: simulate a network failure).
+
+        The socket is shut down, not closed: the pending read then sees end-of-file and :meth:`recv` reports
+        a lost connection (1006), while the event loop still owns the file descriptor.
+        """
+        if self._response is None:
+            return
+        stream = self._response.extensions.get("network_stream")
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if sock is None:
+            return
+        # uvloop hands out a pseudo-socket without shutdown(): shut the connection down through a duplicate
+        # descriptor (shutdown acts on the connection, which both descriptors share).
+        with contextlib.suppress(OSError, ValueError), socket.socket(fileno=os.dup(sock.fileno())) as dup:
+            dup.shutdown(socket.SHUT_RDWR)

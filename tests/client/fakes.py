@@ -76,6 +76,9 @@ class FakeTransport:
     async def ack(self, stream: str, cursor: int, *, session_token: str | None) -> None:
         self.acks.append((stream, cursor, session_token))
 
+    def set_session(self, session_token: str | None) -> None:
+        self.session_token = session_token
+
     async def close(self, code: int = 1000, reason: str = "") -> None:
         if self.closed_with is None:
             self.closed_with = code
