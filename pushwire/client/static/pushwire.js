@@ -237,6 +237,7 @@
       this._timer = null;
       this._closing = false;
       this._pending = null;   // {resolve, reject, timer} of the current connect
+      this._goodbyeReason = null;
     }
 
     /* Connect; resolves once auth_ok arrived (rejects on refusal or timeout). */
@@ -357,6 +358,7 @@
       var self = this;
       this._teardown(1000, "switching");
       var gen = ++this._gen;
+      this._goodbyeReason = null;
       return new Promise(function (resolve, reject) {
         var timer = setTimeout(function () {
           if (self._pending && self._pending.gen === gen) {
@@ -535,6 +537,8 @@
           if (!this._settle(gen, err)) this._emit("onerror", err);
           break;
         case "goodbye":
+          // "replaced": another connection with this client id took over; reconnecting would evict it
+          this._goodbyeReason = op.reason || null;
           break;
         default:
           break;
@@ -588,6 +592,7 @@
     _lost(code, reason) {
       this._teardown(code, reason);
       if (this._closing) { this._setState(STATE.DISCONNECTED); return; }
+      if (this._goodbyeReason === "replaced") code = 4500;
       if (!this.reconnect.enabled || !closeCodeReconnects(code)) {
         this._setState(STATE.DISCONNECTED);
         this._emit("onerror", new Error("connection closed (code " + code + ")"));
