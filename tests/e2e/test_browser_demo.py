@@ -138,3 +138,55 @@ async def test_demo_drop_connection_resumes_and_recovers(server: PushServer, pag
     assert cursors == [1, 2, 3, 4]
     assert await page.evaluate("window.pushwireDemoClient.stats.reconnects") == 1
     assert page.pushwire_errors == []
+
+
+@pytest.mark.parametrize("transport", ["ws", "sse"])
+async def test_page_reconnects_when_the_server_closes_the_connection(server: PushServer, page: Any,
+                                                                     transport: str) -> None:
+    page_client_id = await open_demo(page, server, transport, reconnect_ms="50")
+    await server.publish("chat", {"name": "srv", "text": "one"})
+    await page.locator("#messages li", has_text="one").wait_for()
+    assert server.disconnect(page_client_id)  # goodbye, then close 1001 / end of the event stream
+    await page.wait_for_function("window.pushwireDemoClient.stats.reconnects === 1")
+    await page.wait_for_selector("#state[data-state=connected]")
+    await server.publish("chat", {"name": "srv", "text": "two"})
+    await page.locator("#messages li", has_text="two").wait_for()
+    cursors = await page.eval_on_selector_all("#messages li", "els => els.map(e => Number(e.dataset.cursor))")
+    assert cursors == [1, 2]
+    assert page.pushwire_errors == []
+
+
+async def test_js_cursor_tracker_and_backoff(server: PushServer, page: Any) -> None:
+    await page.goto(f"http://127.0.0.1:{server.port}/")
+    result = await page.evaluate("""() => {
+        const t = new PushwireClient.CursorTracker();
+        t.sync("chat", 10, "e1", false);
+        const seq = [11, 14, 12, 12, 13, 11, 16, 15, 9].map(c => t.advance("chat", c).result);
+        const gap = (() => { const u = new PushwireClient.CursorTracker(); u.sync("s", 0, "x", false);
+                             return u.advance("s", 4); })();
+        const t2 = new PushwireClient.CursorTracker();
+        t2.sync("a", 0, "x", false); t2.advance("a", 1); t2.advance("a", 5);
+        const beforeSync = t2.resumeCursor("a");
+        t2.sync("a", 3, "x", false);
+        const afterSync = [t2.resumeCursor("a"), t2.streams.get("a").holes];
+        t2.sync("a", 0, "y", false);
+        const reset = [t2.cursors().a, t2.epochs().a];
+        const policy = {initialDelayMs: 100, maxDelayMs: 30000, backoffFactor: 2, jitter: true};
+        const delays = [];
+        for (let n = 0; n < 40; n++) delays.push(PushwireClient.reconnectDelayMs(policy, n));
+        const fixed = [0, 1, 2, 20].map(n => PushwireClient.reconnectDelayMs({...policy, jitter: false}, n));
+        const codes = [1000, 1001, 1006, 1008, 1011, 4000, 4499, 4500, 4999].map(PushwireClient.closeCodeReconnects);
+        return {seq, gap, beforeSync, afterSync, reset, delays, fixed, codes, vector: t.positionVector()};
+    }""")
+    assert result["seq"] == ["sequential", "gap", "fill", "duplicate", "fill", "duplicate", "gap", "fill",
+                             "duplicate"]
+    assert result["gap"] == {"result": "gap", "from": 1, "to": 3}
+    assert result["beforeSync"] == 1
+    assert result["afterSync"] == [3, [[4, 4]]]  # cursors up to 3 are given up, 4 is still awaited
+    assert result["reset"] == [0, "y"]
+    for n, delay in enumerate(result["delays"]):
+        nominal = min(100 * 2**n, 30000)
+        assert 0.5 * nominal <= delay <= nominal
+    assert result["fixed"] == [100, 200, 400, 30000]
+    assert result["codes"] == [False, True, True, False, True, True, True, False, False]
+    assert result["vector"] == "chat=16~e1"
