@@ -88,6 +88,10 @@ _AUTH_ERRORS = frozenset({ErrorCode.AUTH_REJECTED.value, ErrorCode.AUTH_REQUIRED
 _STREAM_ERRORS = frozenset({ErrorCode.BAD_STREAM.value, ErrorCode.UNKNOWN_CHANNEL.value})
 
 
+#: the default reconnect policy (immutable, so one shared instance is safe)
+_DEFAULT_POLICY = ReconnectPolicy()
+
+
 class ConnectionState(enum.IntEnum):
     """Where the client is (the upstream values)."""
 
@@ -162,7 +166,7 @@ class PushClient:
         token: str | None = None,
         streams: Iterable[str] = (),
         transport: str = "ws-first",
-        reconnect: ReconnectPolicy | None = None,
+        reconnect: ReconnectPolicy = _DEFAULT_POLICY,
         auto_ack: bool = False,
         on_state_change: Callable[[ConnectionState, ConnectionState], Any] | None = None,
         on_gap: Callable[[str, int, int], Any] | None = None,
@@ -187,7 +191,7 @@ class PushClient:
         for name in streams:
             self._add_stream(name)
         self._order = TRANSPORT_ORDERS[transport]
-        self._policy = reconnect if reconnect is not None else ReconnectPolicy()
+        self._policy = reconnect
         self._auto_ack = auto_ack
         self._on_state_change = on_state_change
         self._on_gap = on_gap
