@@ -46,8 +46,9 @@ log = logging.getLogger("pushwire.client")
 
 #: WebSocket subprotocol offered to the server (echoed when it speaks it)
 SUBPROTOCOL = "pushwire.v1"
-#: the server sends a heartbeat comment every 15 s; a stream silent for this long is taken as dead
-SSE_READ_TIMEOUT_S = 60.0
+#: the server sends a heartbeat comment every 15 s; a stream silent for this long (three missed heartbeats) is
+#: taken as dead and the client reconnects
+SSE_READ_TIMEOUT_S = 45.0
 #: bound of one SSE event (the server's inbound limit is 1 MiB per message; replies can be bigger)
 SSE_MAX_EVENT_BYTES = 16 * 1024 * 1024
 

@@ -190,3 +190,19 @@ async def test_js_cursor_tracker_and_backoff(server: PushServer, page: Any) -> N
     assert result["fixed"] == [100, 200, 400, 30000]
     assert result["codes"] == [False, True, True, False, True, True, True, False, False]
     assert result["vector"] == "chat=16~e1"
+
+
+async def test_js_ping_heartbeat_keeps_a_quiet_websocket_alive(server: PushServer, page: Any) -> None:
+    await page.goto(f"http://127.0.0.1:{server.port}/")
+    result = await page.evaluate("""async () => {
+        const c = new PushwireClient({transport: "ws", streams: ["chat"], heartbeatMs: 150});
+        const ops = [];
+        c.onsystem = op => ops.push(op.type);
+        await c.connect();
+        await new Promise(r => setTimeout(r, 1200));
+        const out = {state: c.state, reconnects: c.stats.reconnects, pongs: ops.filter(t => t === "pong").length};
+        await c.disconnect();
+        return out;
+    }""")
+    assert result["state"] == "connected" and result["reconnects"] == 0
+    assert result["pongs"] >= 2

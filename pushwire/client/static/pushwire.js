@@ -201,6 +201,9 @@
      *   autoAck: ack every delivered frame (default false)
      *   fillGaps: ask the server again for frames missing in a stream (default true)
      *   openTimeoutMs: how long connect() waits for auth_ok (default 10000)
+     *   heartbeatMs: over WebSocket, send a `ping` op after this much silence and take the connection as
+     *             dead (reconnect) after twice as much (default 20000; 0 turns it off). Browsers cannot send
+     *             WebSocket Ping frames, hence the op.
      */
     constructor(options) {
       var o = options || {};
@@ -214,6 +217,7 @@
       this.autoAck = !!o.autoAck;
       this.fillGaps = o.fillGaps !== false;
       this.openTimeoutMs = o.openTimeoutMs || 10000;
+      this.heartbeatMs = o.heartbeatMs == null ? 20000 : o.heartbeatMs;
 
       this.state = STATE.DISCONNECTED;
       this.transportInUse = null;
@@ -238,6 +242,8 @@
       this._closing = false;
       this._pending = null;   // {resolve, reject, timer} of the current connect
       this._goodbyeReason = null;
+      this._heartbeat = null;
+      this._lastHeard = 0;
     }
 
     /* Connect; resolves once auth_ok arrived (rejects on refusal or timeout). */
@@ -346,6 +352,7 @@
       return tryAt(0, null).then(function () {
         self._attempt = 0;
         self._setState(STATE.CONNECTED);
+        self._startHeartbeat();
       }, function (err) {
         self._teardown(1000, "failed");
         if (!first && !self._closing && !(err && err.fatal)) { self._scheduleReconnect(); }
@@ -403,6 +410,7 @@
       };
       ws.onmessage = function (ev) {
         if (gen !== self._gen) return;
+        self._lastHeard = Date.now();
         var msg;
         try { msg = JSON.parse(ev.data); } catch (e) { self._emit("onerror", e); return; }
         if (!authed && self._isOp(msg, "auth_ok")) authed = true;
@@ -578,7 +586,24 @@
         });
     }
 
+    _startHeartbeat() {
+      var self = this;
+      clearInterval(this._heartbeat);
+      this._heartbeat = null;
+      if (!this.heartbeatMs || this.transportInUse !== "ws") return;
+      var gen = this._gen;
+      this._lastHeard = Date.now();
+      this._heartbeat = setInterval(function () {
+        if (gen !== self._gen || self.state !== STATE.CONNECTED) return;
+        var silent = Date.now() - self._lastHeard;
+        if (silent >= 2 * self.heartbeatMs) { self._lost(1006, "no answer to ping"); return; }
+        if (silent >= self.heartbeatMs) self._sendOp({ type: "ping" }).catch(function () {});
+      }, Math.max(50, Math.floor(this.heartbeatMs / 2)));
+    }
+
     _teardown(code, reason) {
+      clearInterval(this._heartbeat);
+      this._heartbeat = null;
       this._gen++;
       if (this._ws) {
         var ws = this._ws;
