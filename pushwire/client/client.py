@@ -302,6 +302,9 @@ class PushClient:
     async def connect(self) -> None:
         """Connect and authenticate; return once ``auth_ok`` arrived.
 
+        The first connection is not retried (the reconnect policy applies once a session was established):
+        a failure is raised to the caller.
+
         Raises:
             StateError: already connected or connecting.
             AuthRejected: the server refused the client (no fallback, no retry).

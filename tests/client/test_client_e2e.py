@@ -405,7 +405,7 @@ async def test_replaced_client_does_not_reconnect(server: PushServer, mode: str)
     await first.connect()
     try:
         async with connected(server, client_id=cid, transport=mode) as second:
-            await first.wait_state(ConnectionState.DISCONNECTED, timeout_s=10)
+            await first.wait_state(ConnectionState.DISCONNECTED, timeout_s=5)
             await asyncio.sleep(0.3)  # longer than the reconnect delays: no attempt may follow
             assert first.state is ConnectionState.DISCONNECTED
             assert second.state is ConnectionState.CONNECTED
