@@ -78,7 +78,10 @@ def ensure_nchan(log: Callable[[str], None]) -> None:
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
         subprocess.run(["apt-get", "update", "-qq"], check=False, timeout=600, env=env)
         subprocess.run(
-            ["apt-get", "install", "-y", "-q", "nginx-light", "libnginx-mod-nchan"], check=True, timeout=900, env=env
+            ["apt-get", "install", "-y", "-q", "nginx-light", "libnginx-mod-nchan"],
+            check=True,
+            timeout=900,
+            env=env,
         )
     finally:
         if created:
@@ -89,7 +92,11 @@ def ensure_venv(log: Callable[[str], None]) -> Path:
     """Create bench/fanout/.work/venv with the peers' packages (pip from PyPI)."""
     py = VENV / "bin" / "python"
     probe = "import sse_starlette, uvicorn, websockets, uvloop, httptools"
-    if py.exists() and subprocess.run([str(py), "-c", probe], capture_output=True, timeout=60).returncode == 0:
+    if (
+        py.exists()
+        and subprocess.run([str(py), "-c", probe], check=False, capture_output=True, timeout=60).returncode
+        == 0
+    ):
         return py
     log(f"creating {VENV} and installing {' '.join(PEER_PACKAGES)}")
     base = shutil.which("python3") or sys.executable
@@ -153,11 +160,14 @@ class Server:
     def start(self) -> None:
         self.port = free_port()
         self.prepare()
-        logf = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            self.command(), stdout=logf, stderr=subprocess.STDOUT, cwd=self.workdir, start_new_session=True
-        )
-        logf.close()
+        with open(self.log_path, "ab") as logf:  # the child keeps its own copy of the descriptor
+            self.proc = subprocess.Popen(
+                self.command(),
+                stdout=logf,
+                stderr=subprocess.STDOUT,
+                cwd=self.workdir,
+                start_new_session=True,
+            )
         for p in self.ports():
             wait_port(p, self.proc)
 
@@ -258,9 +268,16 @@ http {{
         return ["--pub", "http", "--pub-path", "/pub/chat", "--pub-body", "%P"]
 
     def version(self) -> str:
-        nginx = subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr.strip().split("/")[-1]
+        nginx = (
+            subprocess.run(["nginx", "-v"], check=False, capture_output=True, text=True)
+            .stderr.strip()
+            .split("/")[-1]
+        )
         mod = subprocess.run(
-            ["dpkg-query", "-W", "-f=${Version}", "libnginx-mod-nchan"], capture_output=True, text=True
+            ["dpkg-query", "-W", "-f=${Version}", "libnginx-mod-nchan"],
+            check=False,
+            capture_output=True,
+            text=True,
         ).stdout.strip()
         return f"nginx {nginx}, nchan {mod}"
 
@@ -280,7 +297,9 @@ class VenvPeer(Server):
             "print(', '.join(f'{p} {m.version(p)}' for p in sys.argv[1:]))"
         )
         names = self.dists
-        return subprocess.run([str(py), "-c", code, *names], capture_output=True, text=True).stdout.strip()
+        return subprocess.run(
+            [str(py), "-c", code, *names], check=False, capture_output=True, text=True
+        ).stdout.strip()
 
     dists: tuple[str, ...] = ()
 
@@ -313,7 +332,16 @@ class WebsocketsPeer(VenvPeer):
         return ["--proto", "ws", "--sub-path", "/"]
 
     def pub_args(self) -> list[str]:
-        return ["--pub", "http", "--pub-port", str(self.pub_port), "--pub-path", "/publish", "--pub-body", "%P"]
+        return [
+            "--pub",
+            "http",
+            "--pub-port",
+            str(self.pub_port),
+            "--pub-path",
+            "/publish",
+            "--pub-body",
+            "%P",
+        ]
 
 
 class SseStarlettePeer(VenvPeer):
@@ -324,7 +352,12 @@ class SseStarlettePeer(VenvPeer):
     dists = ("sse-starlette", "starlette", "uvicorn", "uvloop", "httptools")
 
     def command(self) -> list[str]:
-        return [str(VENV / "bin" / "python"), str(HERE / "peers" / "sse_starlette_app.py"), "--port", str(self.port)]
+        return [
+            str(VENV / "bin" / "python"),
+            str(HERE / "peers" / "sse_starlette_app.py"),
+            "--port",
+            str(self.port),
+        ]
 
     def sub_args(self, proto: str) -> list[str]:
         return ["--proto", "sse", "--sub-path", "/sse"]
@@ -334,7 +367,8 @@ class SseStarlettePeer(VenvPeer):
 
 
 AUTH_HELLO = (
-    '{"channel":"system","cursor":null,"client_id":null,"payload":{"type":"auth","client_id":"%u","token":null,'
+    '{"channel":"system","cursor":null,"client_id":null,'
+    '"payload":{"type":"auth","client_id":"%u","token":null,'
     '"capabilities":["chat"],"resume_cursor":null,"resume_cursors":%R}}'
 )
 PONG = '{"channel":"system","cursor":null,"client_id":null,"payload":{"type":"pong"}}'
@@ -374,7 +408,14 @@ class Pushwire(Server):
                 "--proto", "ws", "--sub-path", "/rps", "--hello", AUTH_HELLO, "--ready-match", '"auth_ok"',
                 "--ping-match", '"type":"ping"', "--ping-reply", PONG, "--resume-key", "chat",
             ]  # fmt: skip
-        return ["--proto", "sse", "--sub-path", "/rps/sse?client_id=%u&channels=chat", "--ready-match", '"auth_ok"']
+        return [
+            "--proto",
+            "sse",
+            "--sub-path",
+            "/rps/sse?client_id=%u&channels=chat",
+            "--ready-match",
+            '"auth_ok"',
+        ]
 
     def pub_args(self) -> list[str]:
         return [
@@ -383,7 +424,12 @@ class Pushwire(Server):
         ]  # fmt: skip
 
     def version(self) -> str:
-        rev = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+        rev = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+            check=False,
+            capture_output=True,
+            text=True,
+        )
         return f"pushwire {rev.stdout.strip()}"
 
 
@@ -429,22 +475,23 @@ class Workload:
         return connect + duration + warm + drain + (storm if self.mode == "storm" else 0) + margin
 
 
+# (name suffix, subscribers, mode, rate, window, description)
+_FANOUT = [
+    ("_open_100", 1000, "open", 100, 0, "1,000 subscribers, open loop 100 publishes/s"),
+    ("_open_1000", 1000, "open", 1000, 0, "1,000 subscribers, open loop 1,000 publishes/s"),
+    ("_open_5000", 1000, "open", 5000, 0, "1,000 subscribers, open loop 5,000 publishes/s"),
+    ("_closed_1", 1000, "closed", 0, 1, "1,000 subscribers, closed loop, 1 in flight"),
+    ("_closed_64", 1000, "closed", 0, 64, "1,000 subscribers, closed loop, 64 in flight"),
+    ("10k_closed_1", 10000, "closed", 0, 1, "10,000 subscribers, closed loop, 1 in flight"),
+    ("10k_closed_64", 10000, "closed", 0, 64, "10,000 subscribers, closed loop, 64 in flight"),
+]
+
+
 def _fanout(proto: str, label: str) -> list[Workload]:
-    p = proto
     return [
-        Workload(f"{p}_open_100", f"{label}, 1,000 subscribers, open loop 100 publishes/s", p, 1000, "open", rate=100),
-        Workload(f"{p}_open_1000", f"{label}, 1,000 subscribers, open loop 1,000 publishes/s", p, 1000, "open",
-                 rate=1000),
-        Workload(f"{p}_open_5000", f"{label}, 1,000 subscribers, open loop 5,000 publishes/s", p, 1000, "open",
-                 rate=5000),
-        Workload(f"{p}_closed_1", f"{label}, 1,000 subscribers, closed loop, 1 in flight", p, 1000, "closed", window=1),
-        Workload(f"{p}_closed_64", f"{label}, 1,000 subscribers, closed loop, 64 in flight", p, 1000, "closed",
-                 window=64),
-        Workload(f"{p}10k_closed_1", f"{label}, 10,000 subscribers, closed loop, 1 in flight", p, 10000, "closed",
-                 window=1),
-        Workload(f"{p}10k_closed_64", f"{label}, 10,000 subscribers, closed loop, 64 in flight", p, 10000, "closed",
-                 window=64),
-    ]  # fmt: skip
+        Workload(f"{proto}{sfx}", f"{label}, {desc}", proto, subs, mode, rate=rate, window=win)
+        for sfx, subs, mode, rate, win, desc in _FANOUT
+    ]
 
 
 WORKLOADS: list[Workload] = [
@@ -454,14 +501,21 @@ WORKLOADS: list[Workload] = [
     Workload("idle_ws_10k", "Idle memory, 10,000 WebSocket connections", "ws", 10000, "idle"),
     Workload("idle_sse_1k", "Idle memory, 1,000 SSE connections", "sse", 1000, "idle"),
     Workload("idle_sse_10k", "Idle memory, 10,000 SSE connections", "sse", 10000, "idle"),
-    Workload("storm_ws", "Reconnect storm: 1,000 WebSocket clients drop and resume, 100 missed each", "ws", 1000,
-             "storm", needs_resume=True),
-]  # fmt: skip
+    Workload(
+        "storm_ws",
+        "Reconnect storm: 1,000 WebSocket clients drop and resume, 100 missed each",
+        "ws",
+        1000,
+        "storm",
+        needs_resume=True,
+    ),
+]
 WORKLOADS_BY_NAME = {w.name: w for w in WORKLOADS}
 
 
 def select_workloads(spec: str | None) -> list[Workload]:
-    """Comma list of names or prefixes (``ws_`` = every WebSocket fan-out cell); None = all."""
+    """Comma list of names or prefixes (``ws`` = every WebSocket fan-out cell, ``ws_`` = the 1,000-subscriber
+    ones, ``idle`` = the memory cells); None = all."""
     if not spec:
         return list(WORKLOADS)
     out: list[Workload] = []
@@ -492,7 +546,7 @@ def run_loadgen(
         cmd += ["--server-pid", str(pid)]
     t0 = time.monotonic()
     try:
-        cp = subprocess.run(cmd, capture_output=True, text=True, timeout=wl.time_bound(duration))
+        cp = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=wl.time_bound(duration))
     except subprocess.TimeoutExpired:
         return {"error": f"loadgen timed out after {wl.time_bound(duration):.0f} s", "cmd": cmd}
     lines = [ln for ln in cp.stdout.splitlines() if ln.startswith("{")]
@@ -616,35 +670,53 @@ def _ratio(a: float | None, b: float | None) -> str:
     return f"{a / b:.2f}x"
 
 
+METHOD = (
+    "How it is measured: one C load generator (`bench/fanout/loadgen.c`, epoll, one thread) holds every "
+    "subscriber connection and also publishes, so the publish timestamp inside each 64-byte payload and the "
+    "receive timestamp come from the same `CLOCK_MONOTONIC`. Latency is publish-to-receive per delivery "
+    "(open loop: from the *scheduled* publish time, so a server that cannot keep up shows it as latency). "
+    "Publishing is `POST` over 4 keep-alive HTTP connections for every server. Closed loop: a publish stays "
+    "in flight until every subscriber has it. Every subscriber keeps a seen-set, so `lost` (acknowledged "
+    "publishes x subscribers - unique deliveries) and `dup` are exact. Server CPU is from `/proc/<pid>/stat` "
+    "(process tree) over the measured phase, in % of one core; memory is PSS summed over the process tree "
+    "(nginx's master and worker share pages), per-connection memory is the RSS growth while connecting "
+    "divided by the connections; `others %` is CPU used on the machine by processes that were neither the "
+    "server nor the load generator (this machine is shared: high values mean a noisy run). "
+    "Ratios are against nchan in the same table."
+)
+FANOUT_HEADER = (
+    "| server | publishes/s | deliveries/s | p50 ms | p99 ms | p99.9 ms | lost | dup | server CPU % "
+    "(user/sys s) | server PSS MB | loadgen CPU % | others % | deliveries/s vs nchan | p99 vs nchan |"
+)
+IDLE_HEADER = (
+    "| server | connect all (s) | PSS before MB | PSS connected MB | RSS KB per connection | server CPU s "
+    "while connecting | failed | KB/conn vs nchan |"
+)
+
+
 def render_markdown(doc: dict[str, Any]) -> str:
     """The docs/benchmarks-fanout.md section from a results document."""
     m = doc["machine"]
     cells: dict[str, dict[str, Any]] = doc["cells"]
+    quick = "  **(quick smoke run: one short run per cell, not for quoting)**" if doc["quick"] else ""
     lines = [
         "## Fan-out (bench/fanout)",
         "",
         "Generated by `bench/fanout/run.py`; do not edit by hand (re-run it).",
         "",
-        f"- Date: {doc['date']}{'  **(quick smoke run: one short run per cell, not for quoting)**' if doc['quick'] else ''}",
+        f"- Date: {doc['date']}{quick}",
         f"- Command: `{doc['command']}`",
-        f"- Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Linux {m['kernel']}; "
-        f"load average at start {m['load_avg_at_start'][0]:.2f}",
-        f"- Servers: " + "; ".join(f"{k}: {v}" for k, v in doc["versions"].items()),
-        f"- Runs per cell: {doc['runs_per_cell']} (medians; `lost`/`dup` are sums over all runs); "
-        f"measured phase {doc['duration_s']} s per run; a fresh server process for every run.",
+        (
+            f"- Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Linux {m['kernel']}; "
+            f"load average at start {m['load_avg_at_start'][0]:.2f}"
+        ),
+        "- Servers: " + "; ".join(f"{k}: {v}" for k, v in doc["versions"].items()),
+        (
+            f"- Runs per cell: {doc['runs_per_cell']} (medians; `lost`/`dup` are sums over all runs); "
+            f"measured phase {doc['duration_s']} s per run; a fresh server process for every run."
+        ),
         "",
-        "How it is measured: one C load generator (`bench/fanout/loadgen.c`, epoll, one thread) holds every "
-        "subscriber connection and also publishes, so the publish timestamp inside each 64-byte payload and the "
-        "receive timestamp come from the same `CLOCK_MONOTONIC`. Latency is publish-to-receive per delivery "
-        "(open loop: from the *scheduled* publish time, so a server that cannot keep up shows it as latency). "
-        "Publishing is `POST` over 4 keep-alive HTTP connections for every server. Closed loop: a publish stays "
-        "in flight until every subscriber has it. Every subscriber keeps a seen-set, so `lost` (acknowledged "
-        "publishes x subscribers - unique deliveries) and `dup` are exact. Server CPU is from `/proc/<pid>/stat` "
-        "(process tree) over the measured phase, in % of one core; memory is PSS summed over the process tree "
-        "(nginx's master and worker share pages), per-connection memory is the RSS growth while connecting "
-        "divided by the connections; `others %` is CPU used on the machine by "
-        "processes that were neither the server nor the load generator (this machine is shared: high values mean "
-        "a noisy run). Ratios are against nchan in the same table.",
+        METHOD,
         "",
     ]
     servers = doc["servers"]
@@ -657,8 +729,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
         base = cells.get(f"nchan/{wl.name}")
         if wl.mode in ("open", "closed"):
             lines += [
-                "| server | publishes/s | deliveries/s | p50 ms | p99 ms | p99.9 ms | lost | dup | server CPU % "
-                "(user/sys s) | server PSS MB | loadgen CPU % | others % | deliveries/s vs nchan | p99 vs nchan |",
+                FANOUT_HEADER,
                 "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
             ]
             for s, c in rows:
@@ -674,8 +745,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
                 )
         elif wl.mode == "idle":
             lines += [
-                "| server | connect all (s) | PSS before MB | PSS connected MB | RSS KB per connection | server CPU s "
-                "while connecting | failed | KB/conn vs nchan |",
+                IDLE_HEADER,
                 "|---|---:|---:|---:|---:|---:|---:|---:|",
             ]
             for s, c in rows:
@@ -683,7 +753,8 @@ def render_markdown(doc: dict[str, Any]) -> str:
                 lines.append(
                     f"| {s} | {_num(c['connect_s'], '{:.2f}')} | "
                     f"{_num(_kb_mb(c.get('pss_before_kb') or c['rss_before_kb']), '{:.1f}')} | "
-                    f"{_num(_kb_mb(c.get('pss_connected_kb') or c['rss_connected_kb']), '{:.1f}')} | {_num(c['rss_per_conn_kb'], '{:.1f}')} | "
+                    f"{_num(_kb_mb(c.get('pss_connected_kb') or c['rss_connected_kb']), '{:.1f}')} | "
+                    f"{_num(c['rss_per_conn_kb'], '{:.1f}')} | "
                     f"{_num(cpu, '{:.2f}')} | {c['subs_failed']:,} | "
                     f"{_ratio(c['rss_per_conn_kb'], base and base['rss_per_conn_kb'])} |"
                 )
@@ -694,7 +765,8 @@ def render_markdown(doc: dict[str, Any]) -> str:
             ]
             for s, c in rows:
                 lines.append(
-                    f"| {s} | {_num(c['storm_all_whole_s'], '{:.3f}')} | {_num(c['storm_p50_whole_s'], '{:.3f}')} | "
+                    f"| {s} | {_num(c['storm_all_whole_s'], '{:.3f}')} | "
+                    f"{_num(c['storm_p50_whole_s'], '{:.3f}')} | "
                     f"{_num(c['storm_p99_whole_s'], '{:.3f}')} | {c['lost']:,} | {c['dup']:,} | "
                     f"{c['subs_failed']:,} |"
                 )

@@ -23,7 +23,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import harness  # noqa: E402
+import harness
 
 
 def log(msg: str) -> None:
@@ -36,7 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--servers", default=",".join(harness.SERVERS), help="comma list (default: all)")
     ap.add_argument("--workloads", default=None, help="comma list of names or prefixes (default: all)")
     ap.add_argument("--runs", type=int, default=None, help="runs per cell (default 3, --quick 1)")
-    ap.add_argument("--duration", type=float, default=None, help="measured seconds per run (default 5, quick 2)")
+    ap.add_argument(
+        "--duration", type=float, default=None, help="measured seconds per run (default 5, quick 2)"
+    )
     ap.add_argument("--doc", default=None, help="markdown output path")
     ap.add_argument("--list", action="store_true", help="list workloads and exit")
     args = ap.parse_args(argv)
@@ -54,8 +56,14 @@ def main(argv: list[str] | None = None) -> int:
         if n not in harness.SERVERS:
             raise SystemExit(f"unknown server {n!r}; known: {', '.join(harness.SERVERS)}")
     workloads = harness.select_workloads(args.workloads)
-    doc_path = Path(args.doc) if args.doc else (
-        harness.RESULTS / "fanout-quick.md" if args.quick else harness.REPO / "docs" / "benchmarks-fanout.md"
+    doc_path = (
+        Path(args.doc)
+        if args.doc
+        else (
+            harness.RESULTS / "fanout-quick.md"
+            if args.quick
+            else harness.REPO / "docs" / "benchmarks-fanout.md"
+        )
     )
 
     nofile = harness.raise_nofile()
@@ -113,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
                 lat = res.get("lat_us", {})
                 log(
                     f"{key} run {i + 1}/{runs}: deliv/s {res.get('deliv_rate', 0):,.0f} p99 "
-                    f"{lat.get('p99', 0) / 1000:.2f} ms lost {res.get('lost', '-')} dup {res.get('dup', '-')} "
+                    f"{lat.get('p99', 0) / 1000:.2f} ms lost {res.get('lost', '-')} "
+                    f"dup {res.get('dup', '-')} "
                     f"conn {res.get('connect_s', 0):.2f} s err {res.get('error')}"
                 )
         for n in servers:

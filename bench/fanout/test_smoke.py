@@ -24,9 +24,11 @@ import pytest
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import harness  # noqa: E402
+import harness
 
-pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is needed to build the load generator")
+pytestmark = pytest.mark.skipif(
+    shutil.which("gcc") is None, reason="gcc is needed to build the load generator"
+)
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +51,8 @@ async def _run(cmd: list[str], timeout: float = 20.0) -> dict:
 async def test_websockets_peer_tiny_cell(loadgen: Path) -> None:
     port, pub_port = harness.free_port(), harness.free_port()
     peer = await asyncio.create_subprocess_exec(
-        sys.executable, str(HERE / "peers" / "ws_broadcast.py"), "--port", str(port), "--pub-port", str(pub_port),
+        sys.executable, str(HERE / "peers" / "ws_broadcast.py"),
+        "--port", str(port), "--pub-port", str(pub_port),
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     try:

@@ -1,11 +1,12 @@
 """Peer server: what a Python user writes today with `websockets` on uvloop.
 
-Subscribers connect a WebSocket to any path except ``/publish`` and receive every published message as a text
-frame, sent with ``websockets.asyncio.server.broadcast``.  Messages are published either by ``POST /publish`` on
-the HTTP port (``--pub-port``; body = the message) or by sending text frames on a WebSocket connected to
-``/publish`` on the WebSocket port.
+Subscribers connect a WebSocket to any path except ``/publish`` and receive every published message as a
+text frame, sent with ``websockets.asyncio.server.broadcast``.  Messages are published either by
+``POST /publish`` on the HTTP port (``--pub-port``; body = the message) or by sending text frames on a
+WebSocket connected to ``/publish`` on the WebSocket port.
 
-Run with the harness's venv: ``python ws_broadcast.py --port 9001 --pub-port 9002``.  Listens on 127.0.0.1 only.
+Run with the harness's venv: ``python ws_broadcast.py --port 9001 --pub-port 9002``.
+Listens on 127.0.0.1 only.
 """
 
 from __future__ import annotations
