@@ -5,12 +5,14 @@ from __future__ import annotations
 import orjson
 import pytest
 import zstandard
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pushwire.errors import CloseCode, ErrorCode, StateError
 from pushwire.protocol.binary import BinaryCodec, train_dictionary
 from pushwire.protocol.channels import DefaultChannel
 from pushwire.protocol.frames import Frame
-from pushwire.protocol.messages import Auth, AuthOk, StreamStatus
+from pushwire.protocol.messages import OPS, Auth, AuthOk, StreamStatus
 from pushwire.protocol.resume import ResumeOutcome
 from pushwire.protocol.session import (
     AckReceived,
@@ -437,3 +439,53 @@ def test_fragments() -> None:
     assert session.receive_binary(again[0], now=2.0) == []
     event = one(session.receive_binary(again[0], now=2.0))
     assert (event.code, event.close) == (ErrorCode.BAD_FRAME, None)  # type: ignore[attr-defined]
+
+
+# -- robustness: network input never raises --------------------------------------------------------------
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.text(max_size=12)
+    | st.sampled_from(["chat", "system", "chat:room", f"chat:@{UID}", f"chat:@{OTHER}", UID, "auth", "Auth"]),
+    lambda c: st.lists(c, max_size=4) | st.dictionaries(
+        st.sampled_from(["type", "op", "channel", "topic", "payload", "cursor", "client_id", "channels",
+                         "capabilities", "resume_cursors", "resume_epochs", "from_cursor", "requested", "x"]),
+        c, max_size=5),
+    max_leaves=15)
+_ops = st.fixed_dictionaries({"type": st.sampled_from(sorted(OPS))},
+                             optional={"channel": _json, "channels": _json, "cursor": _json, "client_id": _json,
+                                       "from_cursor": _json, "requested": _json, "capabilities": _json})
+_messages = st.one_of(
+    st.binary(max_size=40),
+    _json.map(orjson.dumps),
+    _ops.map(orjson.dumps),
+    _ops.map(lambda op: orjson.dumps({"channel": "system", "payload": op})),
+)
+
+
+@settings(max_examples=300)
+@given(st.lists(_messages, min_size=1, max_size=6), st.booleans())
+def test_text_input_never_raises(messages: list[bytes], live: bool) -> None:
+    session = live_session() if live else Session(DefaultChannel)
+    for message in messages:
+        for event in session.receive_text(message):
+            assert isinstance(event, (AuthRequested, FrameReceived, SubscribeRequested, UnsubscribeRequested,
+                                      ResumeRangeRequested, AckReceived, PingReceived, PongReceived,
+                                      FeaturesRequested, GoodbyeReceived, Violation))
+            if isinstance(event, AuthRequested):
+                session.accept(AuthOk())
+
+
+@settings(max_examples=300)
+@given(st.lists(st.one_of(st.binary(max_size=60), st.binary(max_size=40).map(
+    lambda b: b"RP\x01" + b[:6].ljust(6, b"\x00") + b[6:])), min_size=1, max_size=6),
+       st.sampled_from(["msgpack", "cbor"]))
+def test_binary_input_never_raises(messages: list[bytes], encoding: str) -> None:
+    session = live_session()
+    session.features(ALL_FEATURES, [f"binary.{encoding}", "zstd", "fragments"])
+    for message in messages:
+        for event in session.receive_binary(message, now=0.0):
+            assert isinstance(event, (FrameReceived, Violation, PingReceived, PongReceived, SubscribeRequested,
+                                      UnsubscribeRequested, ResumeRangeRequested, AckReceived, FeaturesRequested,
+                                      GoodbyeReceived))
+            if isinstance(event, Violation):
+                assert event.close is None
