@@ -718,6 +718,8 @@ def render_markdown(doc: dict[str, Any]) -> str:
         "",
         METHOD,
         "",
+        LEGEND,
+        "",
     ]
     servers = doc["servers"]
     for wl in WORKLOADS:
@@ -735,7 +737,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
             for s, c in rows:
                 rss = _kb_mb(c.get("pss_end_kb") or c["rss_end_kb"])
                 lines.append(
-                    f"| {s} | {_num(c['pub_rate'])} | {_num(c['deliv_rate'])} | {_ms(c['p50_us'])} | "
+                    f"| {s}{_flags(c)} | {_num(c['pub_rate'])} | {_num(c['deliv_rate'])} | {_ms(c['p50_us'])} | "
                     f"{_ms(c['p99_us'])} | {_ms(c['p999_us'])} | {c['lost']:,} | {c['dup']:,} | "
                     f"{_num(c['server_cpu_pct'])} ({_num(c['server_user_s'], '{:.2f}')}/"
                     f"{_num(c['server_sys_s'], '{:.2f}')}) | {_num(rss, '{:.1f}')} | "
@@ -770,6 +772,15 @@ def render_markdown(doc: dict[str, Any]) -> str:
                     f"{_num(c['storm_p99_whole_s'], '{:.3f}')} | {c['lost']:,} | {c['dup']:,} | "
                     f"{c['subs_failed']:,} |"
                 )
+        if wl.mode == "open":
+            behind = [s for s, c in rows if (c["pub_rate"] or 0) < 0.9 * wl.rate]
+            if behind:
+                lines += [
+                    "",
+                    f"Below the offered {wl.rate:,.0f} publishes/s: {', '.join(behind)}. For those rows publishes/s "
+                    "and deliveries/s are the server's saturation throughput on this machine, and the latency is "
+                    "mostly queueing (measured from the scheduled publish time).",
+                ]
         errs = [(s, e) for s, c in rows for e in c["errors"]]
         if errs:
             lines += ["", "Errors reported: " + "; ".join(f"{s}: {e}" for s, e in errs)]
@@ -777,6 +788,24 @@ def render_markdown(doc: dict[str, Any]) -> str:
     if doc.get("skipped"):
         lines += ["### Not run", ""] + [f"- {k}: {v}" for k, v in doc["skipped"].items()] + [""]
     return "\n".join(lines)
+
+
+LOADGEN_BUSY_PCT = 85.0
+NOISY_OTHERS_PCT = 50.0
+LEGEND = (
+    f"Marks: † the load generator used more than {LOADGEN_BUSY_PCT:.0f}% of a core (the row may be limited by "
+    f"it, read it as a lower bound); * other processes used more than {NOISY_OTHERS_PCT:.0f}% of a core during "
+    "the run (noisy)."
+)
+
+
+def _flags(c: dict[str, Any]) -> str:
+    marks = ""
+    if (c.get("loadgen_cpu_pct") or 0) > LOADGEN_BUSY_PCT:
+        marks += " †"
+    if (c.get("others_pct") or 0) > NOISY_OTHERS_PCT:
+        marks += " *"
+    return marks
 
 
 def _kb_mb(v: float | None) -> float | None:

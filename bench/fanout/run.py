@@ -41,8 +41,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--doc", default=None, help="markdown output path")
     ap.add_argument("--list", action="store_true", help="list workloads and exit")
+    ap.add_argument("--render", metavar="JSON", help="only rewrite the markdown from a results file")
     args = ap.parse_args(argv)
 
+    if args.render:
+        saved = json.loads(Path(args.render).read_text())
+        path = Path(args.doc) if args.doc else harness.REPO / "docs" / "benchmarks-fanout.md"
+        path.write_text(harness.render_markdown(saved))
+        log(f"markdown: {path}")
+        return 0
     if args.list:
         for w in harness.WORKLOADS:
             print(f"{w.name:18} {w.title}")
@@ -88,7 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     out_json = harness.RESULTS / f"fanout-{stamp}{'-quick' if args.quick else ''}.json"
     doc: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d %H:%M %Z"),
-        "command": "python3 bench/fanout/run.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])),
+        "command": " ".join(
+            ["python3 bench/fanout/run.py", *(shlex.quote(a) for a in (argv or sys.argv[1:]))]
+        ),
         "quick": args.quick,
         "runs_per_cell": runs,
         "duration_s": duration,
