@@ -775,12 +775,12 @@ def render_markdown(doc: dict[str, Any]) -> str:
         if wl.mode == "open":
             behind = [s for s, c in rows if (c["pub_rate"] or 0) < 0.9 * wl.rate]
             if behind:
-                lines += [
-                    "",
-                    f"Below the offered {wl.rate:,.0f} publishes/s: {', '.join(behind)}. For those rows publishes/s "
-                    "and deliveries/s are the server's saturation throughput on this machine, and the latency is "
-                    "mostly queueing (measured from the scheduled publish time).",
-                ]
+                note = (
+                    f"Below the offered {wl.rate:,.0f} publishes/s: {', '.join(behind)}. For those rows "
+                    "publishes/s and deliveries/s are the server's saturation throughput on this machine, and "
+                    "the latency is mostly queueing (measured from the scheduled publish time)."
+                )
+                lines += ["", note]
         errs = [(s, e) for s, c in rows for e in c["errors"]]
         if errs:
             lines += ["", "Errors reported: " + "; ".join(f"{s}: {e}" for s, e in errs)]
