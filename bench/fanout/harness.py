@@ -456,8 +456,20 @@ class Workload:
     window: int = 0
     needs_resume: bool = False
 
+    def pub_conns(self) -> int:
+        """Publisher connections: HTTP publishing is request/response, so in-flight publishes <= connections.
+
+        Open loop gets 64 so that no server's publish latency caps its rate (pushwire answers a POST after its
+        fan-out: with 4 connections it published 3x less); closed loop gets one per allowed in-flight publish.
+        """
+        if self.mode == "open":
+            return 64
+        if self.mode == "closed":
+            return max(4, min(self.window, 64))
+        return 1
+
     def args(self, duration: float) -> list[str]:
-        a = ["--subs", str(self.subs), "--mode", self.mode]
+        a = ["--subs", str(self.subs), "--mode", self.mode, "--pub-conns", str(self.pub_conns())]
         if self.mode == "open":
             a += ["--rate", str(self.rate), "--duration", str(duration)]
         elif self.mode == "closed":
@@ -675,7 +687,9 @@ METHOD = (
     "subscriber connection and also publishes, so the publish timestamp inside each 64-byte payload and the "
     "receive timestamp come from the same `CLOCK_MONOTONIC`. Latency is publish-to-receive per delivery "
     "(open loop: from the *scheduled* publish time, so a server that cannot keep up shows it as latency). "
-    "Publishing is `POST` over 4 keep-alive HTTP connections for every server. Closed loop: a publish stays "
+    "Publishing is `POST` over keep-alive HTTP connections, the same for every server: 64 in open loop, one "
+    "per allowed in-flight publish in closed loop (at least 4), because a POST is request/response and "
+    "pushwire answers it after the fan-out. Closed loop: a publish stays "
     "in flight until every subscriber has it. Every subscriber keeps a seen-set, so `lost` (acknowledged "
     "publishes x subscribers - unique deliveries) and `dup` are exact. Server CPU is from `/proc/<pid>/stat` "
     "(process tree) over the measured phase, in % of one core; memory is PSS summed over the process tree "
