@@ -34,9 +34,11 @@ __all__ = ["Hub", "PreparedStream", "Subscriber"]
 
 
 class Subscriber(Protocol):
-    """What the hub needs of a connection: who it is and a synchronous, non-blocking ``deliver``."""
+    """What the hub needs of a connection: who it is, its streams, and a synchronous ``deliver``."""
 
     client_id: str
+    #: names of the streams the connection is subscribed to (the hub adds personal streams it creates)
+    streams: set[str]
 
     def deliver(self, publication: Publication) -> None:
         """Queue the publication for the client (never blocks, never awaits)."""
@@ -89,6 +91,10 @@ class Hub:
         self._streams: dict[str, _Stream] = {}
         #: personal stream names that exist, per client id (so a returning client is subscribed to them)
         self._personal: dict[str, set[str]] = {}
+        #: personal stream -> offset its owner acknowledged (the default resume point of that stream)
+        self._acked: dict[str, int] = {}
+        #: connected clients by id, so a personal stream created while its owner is connected reaches it
+        self._owners: dict[str, Subscriber] = {}
 
     # -- publish -------------------------------------------------------------------------------------------
 
@@ -122,8 +128,26 @@ class Hub:
         owner = ref.owner
         assert owner is not None
         names = self._personal.setdefault(owner, set())
-        if ref.name not in names:
-            names.add(ref.name)
+        if ref.name in names:
+            return
+        names.add(ref.name)
+        subscriber = self._owners.get(owner)
+        if subscriber is not None and ref.name not in subscriber.streams:
+            # a new personal stream of a connected client: it receives it live from its first frame
+            stream = self._streams.get(ref.name)
+            if stream is None:
+                stream = self._streams[ref.name] = _Stream(ref.name)
+            stream.subscribers[subscriber] = None
+            subscriber.streams.add(ref.name)
+
+    def attach_client(self, client_id: str, subscriber: Subscriber) -> None:
+        """Record the client's current connection (personal streams created from now on reach it live)."""
+        self._owners[client_id] = subscriber
+
+    def detach_client(self, client_id: str, subscriber: Subscriber) -> None:
+        """Forget the client's connection, if it is still the current one."""
+        if self._owners.get(client_id) is subscriber:
+            del self._owners[client_id]
 
     def personal_streams(self, client_id: str) -> list[StreamRef]:
         """Return the personal streams that exist for a client."""
@@ -153,7 +177,10 @@ class Hub:
             already_live = subscriber in stream.subscribers
             if not already_live:
                 stream.pending.setdefault(subscriber, [])
-            item = await self._prepare_one(ref, cursors.get(ref.name), epochs.get(ref.name))
+            cursor = cursors.get(ref.name)
+            if cursor is None and ref.is_personal:
+                cursor = self._acked.get(ref.name)  # acked frames were received: not lost, not replayed
+            item = await self._prepare_one(ref, cursor, epochs.get(ref.name))
             item.already_live = already_live
             prepared.append(item)
         return prepared
@@ -246,6 +273,9 @@ class Hub:
         """Record an ack: a personal stream's history is trimmed through it; shared streams keep theirs."""
         self.metrics.inc("acks")
         if ref.is_personal:
+            if cursor > self.broker.state(ref.name).last_offset:
+                return  # acking frames that do not exist yet would hide future ones
+            self._acked[ref.name] = max(cursor, self._acked.get(ref.name, 0))
             self.broker.trim_through(ref.name, cursor)
 
     def state(self, ref: StreamRef) -> StreamState:

@@ -28,6 +28,7 @@ from ..protocol.http11 import (
 )
 from ..protocol.session import Violation
 from ..protocol.streams import (
+    MAX_POSITION_ENTRIES,
     StreamError,
     StreamRef,
     is_uuid,
@@ -77,6 +78,8 @@ class Routes:
 
     def handle(self, connection: HttpConnection, request: Request) -> bytes | Awaitable[bytes | None] | None:
         route = self._table.get((request.method, request.path))
+        if route is None and self.config.echo and request.path == "/" and _is_upgrade(request):
+            route = self.echo  # conformance tools (Autobahn, kosoku) connect to "/"
         if route is not None:
             return route(connection, request)
         if request.method in ("GET", "HEAD") and request.path in self._static:
@@ -121,13 +124,18 @@ class Routes:
         refs = self._sse_streams(query.get("channels", ""))
         last_event_id = request.headers.get("last-event-id") or query.get("last_event_id")
         try:
-            positions = parse_positions(last_event_id) if last_event_id else {}
-            if query.get("cursors"):
-                positions.update(parse_positions(query["cursors"]))
+            # Last-Event-ID is where the browser really is; cursors= (from the URL) only fills streams it lacks
+            positions = parse_positions(query["cursors"]) if query.get("cursors") else {}
+            if last_event_id:
+                positions.update(parse_positions(last_event_id))
         except ProtocolError as exc:
             raise self._refuse(400, f"bad position vector: {exc.reason}") from None
-        for name in positions:
-            self._parse(name)  # an unknown stream in the vector is a bad request, not silently ignored
+        # streams listed only in the vector (personal streams, streams added by a subscribe) resume too, and
+        # are authorised like the others; an unknown stream in the vector is a bad request
+        listed = {ref.name for ref in refs}
+        refs += [self._parse(name) for name in positions if name not in listed]
+        if len(refs) > MAX_POSITION_ENTRIES:
+            raise self._refuse(400, f"at most {MAX_POSITION_ENTRIES} streams per SSE connection")
         try:
             await service.validate(client_id, token, refs)
         except ProtocolError as exc:
@@ -140,9 +148,6 @@ class Routes:
         connection.upgrade(stream, build_sse_head())
         cursors = {name: cursor for name, (cursor, _) in positions.items()}
         epochs = {name: epoch for name, (_, epoch) in positions.items() if epoch}
-        # streams listed only in the vector (personal streams, streams added by a subscribe) are resumed too
-        listed = {ref.name for ref in refs}
-        refs += [self._parse(name) for name in positions if name not in listed]
         await service.open_session(stream, client_id, refs, cursors, epochs)
         return None
 
@@ -156,8 +161,6 @@ class Routes:
                 continue
             seen.add(ref.name)
             refs.append(ref)
-        if len(refs) > 256:
-            raise self._refuse(400, "too many channels")
         return refs
 
     def _parse(self, name: str) -> StreamRef:
@@ -253,6 +256,10 @@ class Routes:
         if client_id not in self.service.clients:
             raise self._refuse(404, "unknown client (not connected)")
         return client_id
+
+
+def _is_upgrade(request: Request) -> bool:
+    return (request.headers.get("upgrade") or "").lower() == "websocket"
 
 
 def _bearer(request: Request) -> str | None:

@@ -24,7 +24,7 @@ from ..hub.hub import Hub, PreparedStream
 from ..metrics import Metrics
 from ..protocol.channels import ChannelKind
 from ..protocol.frames import Frame
-from ..protocol.messages import AuthOk, Error, Features, Op, Pong, ResumeRequired, Slow, StreamStatus, Subscribed
+from ..protocol.messages import AuthOk, Error, Features, Goodbye, Op, Pong, ResumeRequired, Slow, StreamStatus, Subscribed
 from ..protocol.session import (
     AckReceived,
     AuthRequested,
@@ -40,7 +40,7 @@ from ..protocol.session import (
     Violation,
     negotiate_features,
 )
-from ..protocol.streams import StreamRef
+from ..protocol.streams import MAX_POSITION_ENTRIES, StreamRef
 
 __all__ = ["AuthValidator", "Connection", "PushService"]
 
@@ -126,6 +126,7 @@ class PushService:
         client_id = connection.client_id
         if client_id and self.clients.get(client_id) is connection:
             del self.clients[client_id]
+            self.hub.detach_client(client_id, connection)
             self._run_hooks(self.on_disconnect, client_id)
 
     def _register(self, connection: Connection, client_id: str) -> None:
@@ -134,8 +135,7 @@ class PushService:
             self.metrics.inc("replaced_connections")
             self.hub.unsubscribe_all(old, old.streams)
             old.streams.clear()
-            old.fail(CloseCode.REPLACED, "replaced by a newer connection",
-                     Error(ErrorCode.FORBIDDEN, "replaced by a newer connection with the same client id"))
+            old.fail(CloseCode.REPLACED, "replaced by a newer connection", Goodbye("replaced"))
         connection.client_id = client_id
         connection.session_token = self.session_token(client_id)
         self.clients[client_id] = connection
@@ -243,13 +243,18 @@ class PushService:
         if connection.closed:
             return
         connection.auth_token = auth.token
-        cursors = {ref.name: c for ref in event.streams if (c := auth.cursor_for(ref.name)) is not None}
+        # own entries for every stream (personal ones included), the legacy single cursor for the listed rest
+        cursors = dict(auth.resume_cursors)
+        if auth.resume_cursor is not None:
+            for ref in event.streams:
+                cursors.setdefault(ref.name, auth.resume_cursor)
         await self.open_session(connection, auth.client_id, event.streams, cursors, dict(auth.resume_epochs))
 
     async def open_session(self, connection: Any, client_id: str, refs: Iterable[StreamRef],
                            cursors: dict[str, int], epochs: dict[str, str]) -> None:
         """Register an authenticated client, resume its streams and send ``auth_ok`` (WebSocket and SSE)."""
         self._register(connection, client_id)
+        self.hub.attach_client(client_id, connection)
         refs = list(refs)
         known = {ref.name for ref in refs}
         refs += [ref for ref in self.hub.personal_streams(client_id) if ref.name not in known]
@@ -272,6 +277,10 @@ class PushService:
     async def _subscribe(self, connection: Any, refs: Iterable[StreamRef], cursors: dict[str, int],
                          epochs: dict[str, str]) -> None:
         refs = list(refs)
+        if connection.kind == "sse" and len(connection.streams | {r.name for r in refs}) > MAX_POSITION_ENTRIES:
+            # the position vector (the SSE event id) must stay within its documented limit
+            connection.send_op(Error(ErrorCode.BAD_STREAM, f"at most {MAX_POSITION_ENTRIES} streams per SSE connection"))
+            return
         try:
             await self.validate(connection.client_id, connection.auth_token, refs)
         except AuthRejected as exc:

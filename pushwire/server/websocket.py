@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from .._core.wsframe import OP_BINARY, OP_TEXT, encode_ws_frame
+from .._core.wsframe import OP_TEXT, encode_ws_frame
 from ..errors import CloseCode, ErrorCode
 from ..protocol.messages import AuthOk, Goodbye, Op, encode_op
 from ..protocol.session import Session
@@ -116,7 +116,8 @@ class WebSocketConnection(asyncio.Protocol, Outbound):
     def _on_message(self, data: bytes, *, text: bool) -> None:
         if self.echo:
             if self.ws.state is State.OPEN:
-                self.transport.write(encode_ws_frame(data, OP_TEXT if text else OP_BINARY))  # type: ignore
+                # through the machine's queue, so the echo keeps its place after pongs queued before it
+                self.ws.send_text(data) if text else self.ws.send_binary(data)
             return
         if self.inbox is not None:  # an asynchronous step is running: keep order
             if len(self.inbox) >= 64:
