@@ -147,8 +147,6 @@ async def test_personal_stream_ack_trims_history(server: PushServer, mode: str) 
         assert [(f.cursor, f.payload) for f in got2] == [(2, "two"), (3, "live"), (4, "four")]
 
 
-@pytest.mark.xfail(reason="server: a personal stream created after the client connected is not delivered live "
-                          "(wire.md: delivered to the client whatever it subscribed to)", strict=False)
 @pytest.mark.parametrize("mode", TRANSPORTS)
 async def test_personal_stream_created_while_connected(server: PushServer, mode: str) -> None:
     cid = str(uuid.uuid4())
@@ -393,12 +391,7 @@ async def test_server_restart_changes_epoch(mode: str) -> None:
         await srv.close()
 
 
-@pytest.mark.parametrize("mode", [
-    "ws-only",
-    pytest.param("sse-only", marks=pytest.mark.xfail(
-        reason="server: a replaced SSE stream gets error 'forbidden', not goodbye 'replaced' (wire.md 5.7), "
-               "so an SSE client cannot tell replacement from a dropped stream", strict=False)),
-])
+@pytest.mark.parametrize("mode", TRANSPORTS)
 async def test_replaced_client_does_not_reconnect(server: PushServer, mode: str) -> None:
     cid = str(uuid.uuid4())
     first = PushClient(url_of(server), client_id=cid, transport=mode, reconnect=FAST, open_timeout_s=5)
