@@ -91,6 +91,8 @@ class HttpConnection(asyncio.Protocol):
                 self.fail(exc)  # the byte stream is unusable after a parse error: close after the answer
                 return
             if request is None:
+                if self.parser.take_expect_continue():
+                    self.transport.write(build_response(100))  # type: ignore[union-attr]
                 self.partial_since = (self.partial_since or self.loop.time()) if self.parser.has_partial else None
                 return
             self.partial_since = None
