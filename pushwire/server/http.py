@@ -50,7 +50,9 @@ class HttpConnection(asyncio.Protocol):
         self.upgraded = False
         self.closed = False
         self.last_activity = loop.time()
-        self.partial_since: float | None = None
+        # the first head is due within header_timeout_s of the connection: a client that connects and sends
+        # nothing holds a socket as surely as one that sends its head slowly
+        self.partial_since: float | None = self.last_activity
         self.peer: Any = None
 
     # asyncio.Protocol
