@@ -35,7 +35,7 @@ class HttpConnection(asyncio.Protocol):
     """One client's HTTP/1.1 connection, until it closes or is upgraded."""
 
     __slots__ = ("config", "router", "metrics", "loop", "tracker", "transport", "parser", "busy", "upgraded",
-                 "closed", "last_activity", "partial_since", "peer")
+                 "closed", "last_activity", "partial_since", "body_since", "peer")
 
     def __init__(self, config: HttpConfig, router: Router, metrics: Metrics, loop: asyncio.AbstractEventLoop,
                  tracker: set[Any]) -> None:
@@ -53,6 +53,8 @@ class HttpConnection(asyncio.Protocol):
         # the first head is due within header_timeout_s of the connection: a client that connects and sends
         # nothing holds a socket as surely as one that sends its head slowly
         self.partial_since: float | None = self.last_activity
+        #: when the current request's body started to arrive (it has body_timeout_s, not header_timeout_s)
+        self.body_since: float | None = None
         self.peer: Any = None
 
     # asyncio.Protocol
@@ -93,11 +95,15 @@ class HttpConnection(asyncio.Protocol):
                 self.fail(exc)  # the byte stream is unusable after a parse error: close after the answer
                 return
             if request is None:
-                if self.parser.take_expect_continue():
-                    self.transport.write(build_response(100))  # type: ignore[union-attr]
-                self.partial_since = (self.partial_since or self.loop.time()) if self.parser.has_partial else None
+                now = self.loop.time()
+                if self.parser.in_body:
+                    self.body_since = self.body_since or now
+                    if self.parser.take_expect_continue():
+                        self.transport.write(build_response(100))  # type: ignore[union-attr]
+                else:
+                    self.partial_since = (self.partial_since or now) if self.parser.has_partial else None
                 return
-            self.partial_since = None
+            self.partial_since = self.body_since = None
             self._dispatch(request)
 
     def _dispatch(self, request: Request) -> None:
@@ -184,10 +190,14 @@ class HttpConnection(asyncio.Protocol):
             self.transport.abort()
 
     def check_timeouts(self, now: float) -> None:
-        """Cut a head that arrives too slowly (408) and idle keep-alive connections."""
+        """Cut a head or a body that arrives too slowly (408) and idle keep-alive connections."""
         if self.busy or self.closed:
             return
-        if self.partial_since is not None or self.parser.has_partial:
+        if self.body_since is not None:
+            if now - self.body_since > self.config.body_timeout_s:
+                self.metrics.inc("http_timeouts")
+                self.fail(HttpError(408, "request body not received in time"))
+        elif self.partial_since is not None or self.parser.has_partial:
             if self.partial_since is None:
                 self.partial_since = now
             elif now - self.partial_since > self.config.header_timeout_s:
