@@ -1368,7 +1368,8 @@ static void print_result(uint64_t t_conn0, uint64_t t_conn1, proc_sample_t s0, p
         }
     }
     double span = t_last_deliv > t_pub_start ? ns_to_s(t_last_deliv - t_pub_start) : 0;
-    double pub_span = cfg.mode == MODE_OPEN ? cfg.duration : ns_to_s(t_last_pub - t_pub_start);
+    /* open loop: the publishing phase; otherwise the same window as deliveries/s (to the last delivery) */
+    double pub_span = cfg.mode == MODE_OPEN ? cfg.duration : span;
     const char *modes[] = {"open", "closed", "idle", "storm"};
     printf("{\"mode\":\"%s\",\"proto\":\"%s\",\"subs\":%d,\"subs_ready\":%d,\"subs_failed\":%d,"
            "\"disconnects\":%d,\"connect_s\":%.4f,",
