@@ -305,6 +305,7 @@ static char first_error[512];
 /* counters */
 static int n_meas_subs;  /* subscribers ready when measuring started */
 static int n_ready, n_failed, n_warm, n_closed_unexpected, n_connecting_pending, n_whole;
+static uint64_t c_recvs, c_rx_bytes;   /* subscriber recv() calls and bytes: frames per recv */
 static uint64_t c_other, c_foreign, c_bogus, c_deliv, c_dup, c_ooo, c_pings, c_ws_close;
 static uint64_t t_last_deliv, t_first_deliv;
 static hist_t lat;
@@ -952,6 +953,8 @@ static void sub_readable(conn_t *c) {
         return;
     }
     uint64_t t_recv = now_ns();   /* one timestamp per recv(): many frames share it */
+    c_recvs++;
+    c_rx_bytes += (uint64_t)k;
     size_t len = c->rlen + (size_t)k, pos = 0;
     if (c->state == ST_HANDSHAKE) {
         pos = sub_handshake(c, gbuf, len);
@@ -1386,8 +1389,10 @@ static void print_result(uint64_t t_conn0, uint64_t t_conn1, proc_sample_t s0, p
     printf("\"lat_us\":{\"n\":%" PRIu64 ",\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p999\":%.1f,\"max\":%.1f,\"mean\":%.1f},",
            lat.n, hist_pct(&lat, 0.5) / 1e3, hist_pct(&lat, 0.9) / 1e3, hist_pct(&lat, 0.99) / 1e3,
            hist_pct(&lat, 0.999) / 1e3, lat.max / 1e3, lat.n ? (double)(lat.sum / lat.n) / 1e3 : 0.0);
-    printf("\"loadgen\":{\"cpu_user_s\":%.3f,\"cpu_sys_s\":%.3f,\"wall_s\":%.3f,\"cpu_pct\":%.1f},",
-           lu, ls, run, run > 0 ? 100 * (lu + ls) / run : 0.0);
+    printf("\"loadgen\":{\"cpu_user_s\":%.3f,\"cpu_sys_s\":%.3f,\"wall_s\":%.3f,\"cpu_pct\":%.1f,"
+           "\"recvs\":%" PRIu64 ",\"rx_bytes\":%" PRIu64 ",\"deliveries_per_recv\":%.2f},",
+           lu, ls, run, run > 0 ? 100 * (lu + ls) / run : 0.0, c_recvs, c_rx_bytes,
+           c_recvs ? (double)c_deliv / (double)c_recvs : 0.0);
     printf("\"server\":{\"procs\":%d,\"cpu_user_s\":%.3f,\"cpu_sys_s\":%.3f,\"measured_s\":%.3f,\"cpu_pct\":%.1f,"
            "\"rss_before_kb\":%" PRIu64 ",\"rss_connected_kb\":%" PRIu64 ",\"rss_end_kb\":%" PRIu64 ","
            "\"pss_before_kb\":%" PRIu64 ",\"pss_connected_kb\":%" PRIu64 ",\"pss_end_kb\":%" PRIu64 ","
