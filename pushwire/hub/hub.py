@@ -43,6 +43,9 @@ class Subscriber(Protocol):
     def deliver(self, publication: Publication) -> None:
         """Queue the publication for the client (never blocks, never awaits)."""
 
+    def deliver_replay(self, stream: str, publications: list[Publication]) -> None:
+        """Queue a stream's replay, in order, ahead of its later live publications."""
+
 
 class _Stream:
     """Local subscribers of one stream; ``pending`` buffers live publications for subscribers being prepared."""
@@ -208,23 +211,16 @@ class Hub:
         """Deliver each prepared stream's replay, then what was buffered meanwhile, then go live."""
         for item in prepared:
             stream = self._streams[item.name]
+            self.metrics.inc("replayed", len(item.replay))
             if item.already_live:
-                # live frames keep flowing; the replayed ones arrive late and the client fills its holes
-                for publication in item.replay:
-                    subscriber.deliver(publication)
-                self.metrics.inc("replayed", len(item.replay))
+                # a replay request (gap filling): live frames keep flowing meanwhile
+                subscriber.deliver_replay(item.name, item.replay)
                 continue
             buffered = stream.pending.pop(subscriber, [])
-            last = item.decision.replay_after
-            for publication in item.replay:
-                subscriber.deliver(publication)
-                last = publication.offset
-            for publication in buffered:
-                if publication.offset > last:
-                    subscriber.deliver(publication)
-                    last = publication.offset
+            last = item.replay[-1].offset if item.replay else item.decision.replay_after
+            catch_up = item.replay + [p for p in buffered if p.offset > last]
             stream.subscribers[subscriber] = None
-            self.metrics.inc("replayed", len(item.replay))
+            subscriber.deliver_replay(item.name, catch_up)
 
     def abandon(self, subscriber: Subscriber, prepared: Iterable[PreparedStream]) -> None:
         """Cancel a prepared subscribe (the connection went away before activation)."""

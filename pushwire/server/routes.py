@@ -140,7 +140,11 @@ class Routes:
             await service.validate(client_id, token, refs)
         except ProtocolError as exc:
             self.metrics.inc("auth_rejected")
-            raise self._refuse(401 if token is None and service.auth is not None else 403, exc.reason) from None
+            # 401 only when the validator refused a request without a token: another client's personal stream
+            # is refused before the validator runs, whatever the token
+            foreign = any(ref.is_personal and ref.owner != client_id for ref in refs)
+            status = 401 if token is None and service.auth is not None and not foreign else 403
+            raise self._refuse(status, exc.reason) from None
         if connection.closed:
             return None
         stream = SseConnection(service, client_id)

@@ -68,6 +68,7 @@ class Connection(Protocol):
     kind: str
 
     def deliver(self, publication: Publication) -> None: ...
+    def deliver_replay(self, stream: str, publications: list[Publication]) -> None: ...
     def send_op(self, op: Op) -> None: ...
     def accept(self, auth_ok: AuthOk, positions: dict[str, tuple[int, str]]) -> None: ...
     def close(self, code: int = ..., reason: str = ...) -> None: ...
@@ -110,6 +111,8 @@ class PushService:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._handler_chains: dict[Any, asyncio.Future[Any]] = {}
         self._sweeper: asyncio.Task[None] | None = None
+        #: most publications one connection may have waiting to enter its lanes (replay plus what arrives meanwhile)
+        self.backlog_limit = config.history.max_replay * 4 + config.queue.normal.max_count
         metrics.gauge("connected_clients", lambda: len(self.clients))
         metrics.gauge("open_connections", lambda: len(self.connections))
 

@@ -39,7 +39,7 @@ class _SystemEvent:
         self.json = json
 
 
-class SseConnection(asyncio.Protocol, Outbound):
+class SseConnection(Outbound, asyncio.Protocol):
     """One client's event stream."""
 
     __slots__ = ("service", "transport", "client_id", "session_token", "auth_token", "streams", "positions", "closed",
@@ -60,7 +60,8 @@ class SseConnection(asyncio.Protocol, Outbound):
         self.kind = "sse"
         self.retry_ms = service.config.sse.retry_ms
         self.session: Session | None = None
-        self.init_outbound(service.loop, service.config.queue, service.metrics)
+        self.init_outbound(service.loop, service.config.queue, service.metrics,
+                           backlog_limit=service.backlog_limit)
 
     # asyncio.Protocol
 
@@ -85,10 +86,11 @@ class SseConnection(asyncio.Protocol, Outbound):
 
     # outbound
 
-    def deliver(self, publication: Publication) -> None:
-        """Queue a publication (the hub calls this for every subscriber; never blocks)."""
-        if self.enqueue(publication, len(publication.json) + 64, publication.lane) and self.should_warn_slow():
-            self.send_op(self.service.slow_op(self))
+    def push_publication(self, publication: Publication) -> bool:
+        return self.enqueue(publication, len(publication.json) + 64, publication.lane)
+
+    def warn_slow(self) -> None:
+        self.send_op(self.service.slow_op(self))
 
     def send_op(self, op: Op) -> None:
         """Queue a system op (high lane)."""

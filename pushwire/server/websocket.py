@@ -39,7 +39,7 @@ __all__ = ["WebSocketConnection"]
 _SYSTEM_LANE = 0
 
 
-class WebSocketConnection(asyncio.Protocol, Outbound):
+class WebSocketConnection(Outbound, asyncio.Protocol):
     """One client's WebSocket: the ``/rps`` session, or the ``/rps/echo`` endpoint."""
 
     __slots__ = ("service", "ws", "session", "transport", "echo", "client_id", "session_token", "auth_token", "streams",
@@ -69,7 +69,8 @@ class WebSocketConnection(asyncio.Protocol, Outbound):
         self.handler_chain: asyncio.Future[Any] | None = None
         self.close_code: int | None = None
         self.kind = "ws"
-        self.init_outbound(service.loop, service.config.queue, service.metrics)
+        self.init_outbound(service.loop, service.config.queue, service.metrics,
+                           backlog_limit=service.backlog_limit)
 
     # asyncio.Protocol
 
@@ -149,11 +150,12 @@ class WebSocketConnection(asyncio.Protocol, Outbound):
 
     # outbound
 
-    def deliver(self, publication: Publication) -> None:
-        """Queue a publication (the hub calls this for every subscriber; never blocks)."""
+    def push_publication(self, publication: Publication) -> bool:
         frame = publication.ws_frame
-        if self.enqueue(frame, len(frame), publication.lane) and self.should_warn_slow():
-            self.send_op(self.service.slow_op(self))
+        return self.enqueue(frame, len(frame), publication.lane)
+
+    def warn_slow(self) -> None:
+        self.send_op(self.service.slow_op(self))
 
     def accept(self, auth_ok: AuthOk, positions: dict[str, tuple[int, str]]) -> None:
         """Send ``auth_ok`` (the session goes live); ``positions`` only matter to SSE connections."""

@@ -1,45 +1,5 @@
-"""Fixtures for server tests: real PushServers on 127.0.0.1 with ephemeral ports."""
+"""Server test fixtures live in tests/conftest.py (shared with tests/e2e); this re-exports the API key."""
 
-from __future__ import annotations
+from ..conftest import API_KEY
 
-import dataclasses
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
-
-import pytest
-
-from pushwire import DefaultChannel, PushServer, ServerConfig
-
-API_KEY = "test-api-key"
-
-StartServer = Callable[..., Awaitable[PushServer]]
-
-
-@pytest.fixture
-async def start_server() -> AsyncIterator[StartServer]:
-    """Start PushServers with config overrides; all are closed at the end of the test."""
-    servers: list[PushServer] = []
-
-    async def start(channels: Any = DefaultChannel, *, relay_chat: bool = True, **kwargs: Any) -> PushServer:
-        config = kwargs.pop("config", None) or ServerConfig()
-        for section in ("queue", "history", "websocket", "http", "sse"):
-            if section in kwargs:
-                config = dataclasses.replace(config, **{section: kwargs.pop(section)})
-        kwargs.setdefault("publish_api_key", API_KEY)
-        server = PushServer(channels, config=config, **kwargs)
-        if relay_chat and channels is DefaultChannel:
-            from pushwire.cli import relay_chat as relay
-
-            server.register_handler(DefaultChannel.CHAT, relay)
-        await server.start("127.0.0.1", 0)
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        await server.close()
-
-
-@pytest.fixture
-async def server(start_server: StartServer) -> PushServer:
-    return await start_server()
+__all__ = ["API_KEY"]

@@ -10,6 +10,7 @@ import base64
 import hashlib
 import json
 import os
+import socket
 import struct
 import uuid
 from typing import Any
@@ -36,8 +37,17 @@ class RawWs:
 
     @classmethod
     async def connect(cls, port: int, path: str = "/rps", *, host: str = "127.0.0.1",
-                      headers: dict[str, str] | None = None, timeout: float = 5.0) -> RawWs:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+                      headers: dict[str, str] | None = None, timeout: float = 5.0,
+                      rcvbuf: int | None = None) -> RawWs:
+        sock = None
+        if rcvbuf is not None:  # a small receive buffer makes a stalled reader back up into the server fast
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            sock.setblocking(False)
+            await asyncio.get_running_loop().sock_connect(sock, (host, port))
+            reader, writer = await asyncio.open_connection(sock=sock, limit=rcvbuf)
+        else:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
         key = base64.b64encode(os.urandom(16)).decode()
         lines = [f"GET {path} HTTP/1.1", f"Host: {host}:{port}", "Upgrade: websocket", "Connection: Upgrade",
                  f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13"]
