@@ -43,7 +43,7 @@ class SseConnection(Outbound, asyncio.Protocol):
     """One client's event stream."""
 
     __slots__ = ("service", "transport", "client_id", "session_token", "auth_token", "streams", "positions", "closed",
-                 "authenticated", "last_write", "kind", "retry_ms", "session")
+                 "authenticated", "last_write", "kind", "retry_ms", "session", "closing_since")
 
     def __init__(self, service: PushService, client_id: str) -> None:
         self.service = service
@@ -60,6 +60,8 @@ class SseConnection(Outbound, asyncio.Protocol):
         self.kind = "sse"
         self.retry_ms = service.config.sse.retry_ms
         self.session: Session | None = None
+        #: when close() was called: a client that stops reading never lets the close complete
+        self.closing_since: float | None = None
         self.init_outbound(service.loop, service.config.queue, service.metrics,
                            backlog_limit=service.backlog_limit)
 
@@ -158,6 +160,7 @@ class SseConnection(Outbound, asyncio.Protocol):
         if self.closed:
             return
         self.closed = True
+        self.closing_since = self.loop.time()
         self.stop_outbound()
         if self.transport is not None:
             self.transport.close()
@@ -181,7 +184,14 @@ class SseConnection(Outbound, asyncio.Protocol):
             self.transport.abort()
 
     def check_timeouts(self, now: float) -> None:
-        """Write a heartbeat comment when nothing was written for a while."""
+        """Write a heartbeat comment when nothing was written for a while; drop a close that does not finish."""
+        if self.closing_since is not None:
+            # transport.close() waits for the write buffer to drain, which a client that stopped reading never
+            # lets happen: the socket (and the client's registration) would stay forever. Same bound as a
+            # WebSocket close handshake.
+            if now - self.closing_since > self.service.config.websocket.close_timeout_s:
+                self.abort()
+            return
         if not self.closed and now - self.last_write > self.service.config.sse.heartbeat_s:
             self.last_write = now
             if self.transport is not None and not self.writing_paused:
