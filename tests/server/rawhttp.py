@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import socket
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -89,8 +90,17 @@ class RawHttp:
         self.writer = writer
 
     @classmethod
-    async def connect(cls, port: int, *, host: str = "127.0.0.1", timeout: float = 5.0) -> RawHttp:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+    async def connect(cls, port: int, *, host: str = "127.0.0.1", timeout: float = 5.0,
+                      rcvbuf: int | None = None) -> RawHttp:
+        """Connect; ``rcvbuf`` sets a small receive buffer (a stalled reader then backs up into the server)."""
+        if rcvbuf is None:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+            return cls(reader, writer)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)  # before connect: fixes the window
+        sock.setblocking(False)
+        await asyncio.wait_for(asyncio.get_running_loop().sock_connect(sock, (host, port)), timeout)
+        reader, writer = await asyncio.open_connection(sock=sock, limit=max(rcvbuf, 65536))
         return cls(reader, writer)
 
     def send(self, data: bytes) -> None:
@@ -211,9 +221,9 @@ class SseClient:
 
     @classmethod
     async def open(cls, port: int, params: dict[str, str] | None = None, *, headers: dict[str, str] | None = None,
-                   path: str = "/rps/sse", timeout: float = 5.0) -> SseClient:
+                   path: str = "/rps/sse", timeout: float = 5.0, rcvbuf: int | None = None) -> SseClient:
         """Open the stream; raise :class:`Refused` (with the response) unless the answer is 200."""
-        conn = await RawHttp.connect(port, timeout=timeout)
+        conn = await RawHttp.connect(port, timeout=timeout, rcvbuf=rcvbuf)
         target = path + ("?" + urlencode(params) if params else "")
         conn.request("GET", target, headers={"Accept": "text/event-stream", **(headers or {})})
         response = await conn.read_head(timeout)
