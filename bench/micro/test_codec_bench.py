@@ -4,23 +4,20 @@ Not part of the default test run (``testpaths`` is ``tests/``). Run from the rep
 
     .venv/bin/python -m pytest bench/micro/test_codec_bench.py --benchmark-only -q
 
-Each group holds the compiled function and its model on the same input; compare their means.
+Each group holds the compiled function and its model on the same input; compare their medians. The compiled
+functions are marked ``gate`` (see ``bench/micro/conftest.py`` and ``scripts/bench-micro.sh``).
 """
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import orjson
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, for ``tests.core.models``
+from pushwire._core import codec
+from tests.core.models import codec_model as model
 
-from pushwire._core import codec  # noqa: E402
-from tests.core.models import codec_model as model  # noqa: E402
-
-IMPLS = [pytest.param(codec, id="cython"), pytest.param(model, id="model")]
+#: the compiled module is in the regression gate; the model is only there for the ratio
+IMPLS = [pytest.param(codec, id="cython", marks=pytest.mark.gate), pytest.param(model, id="model")]
 
 # Fixed iterations per round: pytest-benchmark's own calibration sometimes picks 1 iteration for these
 # sub-microsecond calls, and then a round measures mostly the timer's own overhead (~60 ns here).
@@ -44,59 +41,60 @@ SSE_ID = "chat=41~k3x9a2b1,chat:room42=7~p0q1r2s3"
 MULTILINE = b"line one\nline two\r\nline three\rline four"
 
 
-@pytest.mark.benchmark(group="encode_json_frame")
+@pytest.mark.benchmark(group="codec: encode_json_frame")
 @pytest.mark.parametrize("impl", IMPLS)
 def test_encode_json_frame(benchmark, impl):
     out = run(benchmark, impl.encode_json_frame, "chat", 41, PAYLOAD_JSON, CLIENT_ID, "room42")
     assert out == FRAME
 
 
-@pytest.mark.benchmark(group="encode_json_frame_system")
+@pytest.mark.benchmark(group="codec: encode_json_frame_system")
 @pytest.mark.parametrize("impl", IMPLS)
 def test_encode_json_frame_system(benchmark, impl):
     out = run(benchmark, impl.encode_json_frame, "system", None, BARE_OP)
     assert out.startswith(b'{"channel":"system","cursor":null')
 
 
-@pytest.mark.benchmark(group="decode_json_frame")
+@pytest.mark.benchmark(group="codec: decode_json_frame")
 @pytest.mark.parametrize("impl", IMPLS)
 def test_decode_json_frame(benchmark, impl):
     out = run(benchmark, impl.decode_json_frame, FRAME)
     assert out[:4] == ("chat", "room42", 41, CLIENT_ID)
 
 
-@pytest.mark.benchmark(group="decode_json_frame_bare_op")
+@pytest.mark.benchmark(group="codec: decode_json_frame_bare_op")
 @pytest.mark.parametrize("impl", IMPLS)
 def test_decode_json_frame_bare_op(benchmark, impl):
     assert run(benchmark, impl.decode_json_frame, BARE_OP)[4] == {"type": "ping"}
 
 
-@pytest.mark.benchmark(group="orjson_loads_floor")
+@pytest.mark.benchmark(group="codec: decode_json_frame")
 def test_orjson_loads_floor(benchmark):
     """The cost of ``orjson.loads(FRAME)`` alone: the floor under both decode_json_frame implementations."""
     assert run(benchmark, orjson.loads, FRAME)["cursor"] == 41
 
 
-@pytest.mark.benchmark(group="encode_binary_frame")
+@pytest.mark.benchmark(group="codec: encode_binary_frame")
 @pytest.mark.parametrize("impl", IMPLS)
 def test_encode_binary_frame(benchmark, impl):
-    assert run(benchmark, impl.encode_binary_frame, 3, 123456, BIN_PAYLOAD, codec.FLAG_ACK_REQUIRED) == BIN_FRAME
+    out = run(benchmark, impl.encode_binary_frame, 3, 123456, BIN_PAYLOAD, codec.FLAG_ACK_REQUIRED)
+    assert out == BIN_FRAME
 
 
-@pytest.mark.benchmark(group="decode_binary_frame")
+@pytest.mark.benchmark(group="codec: decode_binary_frame")
 @pytest.mark.parametrize("impl", IMPLS)
 def test_decode_binary_frame(benchmark, impl):
     assert run(benchmark, impl.decode_binary_frame, BIN_FRAME, WIRE_TABLE) == (3, 4, 123456, BIN_PAYLOAD)
 
 
-@pytest.mark.benchmark(group="encode_sse_event")
+@pytest.mark.benchmark(group="codec: encode_sse_event")
 @pytest.mark.parametrize("impl", IMPLS)
 def test_encode_sse_event(benchmark, impl):
     out = run(benchmark, impl.encode_sse_event, FRAME, event="chat", id=SSE_ID)
     assert out.endswith(FRAME + b"\n\n")
 
 
-@pytest.mark.benchmark(group="encode_sse_event_multiline")
+@pytest.mark.benchmark(group="codec: encode_sse_event_multiline")
 @pytest.mark.parametrize("impl", IMPLS)
 def test_encode_sse_event_multiline(benchmark, impl):
     out = run(benchmark, impl.encode_sse_event, MULTILINE, retry_ms=2000)

@@ -5,29 +5,31 @@ Covers ``PriorityLanes``, ``ReplayIndex``, the chunker (split + reassemble, stre
 
     .venv/bin/python -m pytest bench/micro/test_structures_bench.py --benchmark-only -q
 
-Each group holds the compiled type and its model on the same workload; compare their means.
+Each group holds the compiled type and its model on the same workload; compare their medians. The compiled
+types are marked ``gate`` (see ``bench/micro/conftest.py`` and ``scripts/bench-micro.sh``).
 """
 
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, for ``tests.core.models``
-
-from pushwire._core import chunker  # noqa: E402
-from pushwire._core.bucket import TokenBucket  # noqa: E402
-from pushwire._core.lanes import PriorityLanes  # noqa: E402
-from pushwire._core.replay import ReplayIndex  # noqa: E402
-from tests.core.models import chunker_model  # noqa: E402
-from tests.core.models.bucket_model import TokenBucketModel  # noqa: E402
-from tests.core.models.lanes_model import PriorityLanesModel  # noqa: E402
-from tests.core.models.replay_model import ReplayIndexModel  # noqa: E402
+from pushwire._core import chunker
+from pushwire._core.bucket import TokenBucket
+from pushwire._core.lanes import PriorityLanes
+from pushwire._core.replay import ReplayIndex
+from tests.core.models import chunker_model
+from tests.core.models.bucket_model import TokenBucketModel
+from tests.core.models.lanes_model import PriorityLanesModel
+from tests.core.models.replay_model import ReplayIndexModel
 
 ROUNDS = 200
+
+
+def gated(compiled, model):
+    """Parameters ``[cython]`` (in the regression gate: marked ``gate``) and ``[model]`` (for the ratio)."""
+    return [pytest.param(compiled, id="cython", marks=pytest.mark.gate), pytest.param(model, id="model")]
 
 
 def run(benchmark, fn, *args, iterations: int = 200):
@@ -50,8 +52,8 @@ def push_and_drain(lanes, out):
     return lanes.drain_into(out)
 
 
-@pytest.mark.benchmark(group="lanes push64+drain")
-@pytest.mark.parametrize("cls", [PriorityLanes, PriorityLanesModel], ids=["cython", "model"])
+@pytest.mark.benchmark(group="lanes: push64+drain")
+@pytest.mark.parametrize("cls", gated(PriorityLanes, PriorityLanesModel))
 def test_lanes_push_drain(benchmark, cls):
     lanes = cls(*LANE_ARGS)
     out: list[bytes] = []
@@ -71,8 +73,8 @@ def push_drain_bounded(lanes, out):
     return total
 
 
-@pytest.mark.benchmark(group="lanes push64+drain(2KiB batches)")
-@pytest.mark.parametrize("cls", [PriorityLanes, PriorityLanesModel], ids=["cython", "model"])
+@pytest.mark.benchmark(group="lanes: push64+drain(2KiB batches)")
+@pytest.mark.parametrize("cls", gated(PriorityLanes, PriorityLanesModel))
 def test_lanes_push_drain_bounded(benchmark, cls):
     lanes = cls(*LANE_ARGS)
     assert run(benchmark, push_drain_bounded, lanes, []) == sum(n for _, n, _ in FRAMES)
@@ -103,14 +105,14 @@ def filled_index(cls):
     return index
 
 
-@pytest.mark.benchmark(group="replay append64+after")
-@pytest.mark.parametrize("cls", [ReplayIndex, ReplayIndexModel], ids=["cython", "model"])
+@pytest.mark.benchmark(group="replay: append64+after")
+@pytest.mark.parametrize("cls", gated(ReplayIndex, ReplayIndexModel))
 def test_replay_append_after(benchmark, cls):
     assert run(benchmark, append_and_after, filled_index(cls)) == ENTRIES
 
 
-@pytest.mark.benchmark(group="replay after(256)")
-@pytest.mark.parametrize("cls", [ReplayIndex, ReplayIndexModel], ids=["cython", "model"])
+@pytest.mark.benchmark(group="replay: after(256)")
+@pytest.mark.parametrize("cls", gated(ReplayIndex, ReplayIndexModel))
 def test_replay_after(benchmark, cls):
     assert len(run(benchmark, after_256, filled_index(cls), iterations=500)) == 256
 
@@ -132,12 +134,12 @@ def split_and_reassemble(impl, assembler, payload, max_chunk):
 
 
 CHUNKER_IMPLS = [
-    pytest.param((chunker, chunker.FragmentAssembler), id="cython"),
+    pytest.param((chunker, chunker.FragmentAssembler), id="cython", marks=pytest.mark.gate),
     pytest.param((chunker_model, chunker_model.FragmentAssemblerModel), id="model"),
 ]
 
 
-@pytest.mark.benchmark(group="chunker split+reassemble 64KiB/1KiB")
+@pytest.mark.benchmark(group="chunker: split+reassemble 64KiB/1KiB")
 @pytest.mark.parametrize("impl", CHUNKER_IMPLS)
 def test_split_reassemble_64k(benchmark, impl):
     module, assembler_cls = impl
@@ -145,7 +147,7 @@ def test_split_reassemble_64k(benchmark, impl):
     assert out == PAYLOAD_64K
 
 
-@pytest.mark.benchmark(group="chunker split+reassemble 4KiB/128B")
+@pytest.mark.benchmark(group="chunker: split+reassemble 4KiB/128B")
 @pytest.mark.parametrize("impl", CHUNKER_IMPLS)
 def test_split_reassemble_4k(benchmark, impl):
     module, assembler_cls = impl
@@ -160,7 +162,7 @@ CHUNKS_64B = [PAYLOAD_4K[i:i + 64] for i in range(0, len(PAYLOAD_4K), 64)]
 # Both implementations hash through OpenSSL (hashlib); only the per-chunk Python overhead differs, so the
 # ratio is bounded by (hash + model overhead) / (hash + one extension call per chunk): ~1.3x on 1 KiB chunks.
 SHA_IMPLS = [
-    pytest.param(chunker.Sha256Stream, id="cython"),
+    pytest.param(chunker.Sha256Stream, id="cython", marks=pytest.mark.gate),
     pytest.param(chunker_model.Sha256StreamModel, id="model"),
 ]
 
@@ -173,13 +175,13 @@ def hash_chunks(cls, chunks):
     return stream.hexdigest()
 
 
-@pytest.mark.benchmark(group="sha256 stream 64x1KiB")
+@pytest.mark.benchmark(group="chunker: sha256 stream 64x1KiB")
 @pytest.mark.parametrize("cls", SHA_IMPLS)
 def test_sha256_1k_chunks(benchmark, cls):
     assert run(benchmark, hash_chunks, cls, CHUNKS_1K, iterations=20) == chunker.sha256_hex(PAYLOAD_64K)
 
 
-@pytest.mark.benchmark(group="sha256 stream 64x64B")
+@pytest.mark.benchmark(group="chunker: sha256 stream 64x64B")
 @pytest.mark.parametrize("cls", SHA_IMPLS)
 def test_sha256_64b_chunks(benchmark, cls):
     assert run(benchmark, hash_chunks, cls, CHUNKS_64B) == chunker.sha256_hex(PAYLOAD_4K)
@@ -187,8 +189,8 @@ def test_sha256_64b_chunks(benchmark, cls):
 
 # --- bucket -------------------------------------------------------------------------------------------------
 
-# From Python, try_take costs about what any extension method with two float arguments costs (the C body is a
-# few ns; a Cython caller that cimports TokenBucket pays ~6 ns per call), which bounds the ratio here at ~4-5x.
+# From Python, try_take costs about what any extension method with two float arguments costs (the C body is
+# a few ns; a Cython caller that cimports TokenBucket pays ~6 ns per call), which bounds the ratio at ~4-5x.
 # Times one microsecond apart, so every call refills (the common case: the caller read the clock once per
 # loop turn and the bucket last saw an earlier turn).
 TIMES = [5.0 + i * 1e-6 for i in range(100)]
@@ -212,15 +214,15 @@ def take_100_clock(bucket):
     return granted
 
 
-@pytest.mark.benchmark(group="bucket try_take x100 (now given)")
-@pytest.mark.parametrize("cls", [TokenBucket, TokenBucketModel], ids=["cython", "model"])
+@pytest.mark.benchmark(group="bucket: try_take x100 (now given)")
+@pytest.mark.parametrize("cls", gated(TokenBucket, TokenBucketModel))
 def test_bucket_try_take(benchmark, cls):
     bucket = cls(1e3, 1e12)
     assert run(benchmark, take_100, bucket, TIMES) == 100
 
 
-@pytest.mark.benchmark(group="bucket try_take x100 (clock)")
-@pytest.mark.parametrize("cls", [TokenBucket, TokenBucketModel], ids=["cython", "model"])
+@pytest.mark.benchmark(group="bucket: try_take x100 (clock)")
+@pytest.mark.parametrize("cls", gated(TokenBucket, TokenBucketModel))
 def test_bucket_try_take_clock(benchmark, cls):
     bucket = cls(1e3, 1e12)
     assert run(benchmark, take_100_clock, bucket) == 100

@@ -7,26 +7,23 @@ the default test run (``testpaths`` is ``tests/``). Run from the repository root
 
     .venv/bin/python -m pytest bench/micro/test_wsframe_bench.py --benchmark-only -q
 
-Each group holds the compiled function and its model on the same workload; compare their means.
+Each group holds the compiled function and its model on the same workload; compare their medians. The compiled
+functions are marked ``gate`` (see ``bench/micro/conftest.py`` and ``scripts/bench-micro.sh``).
 """
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
+from websockets.frames import Frame
+from websockets.speedups import apply_mask as websockets_apply_mask
+from websockets.streams import StreamReader
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, for ``tests.core.models``
-
-from websockets.frames import Frame  # noqa: E402
-from websockets.speedups import apply_mask as websockets_apply_mask  # noqa: E402
-from websockets.streams import StreamReader  # noqa: E402
-
-from pushwire._core import wsframe  # noqa: E402
-from tests.core.models import wsframe_model as model  # noqa: E402
+from pushwire._core import wsframe
+from tests.core.models import wsframe_model as model
 
 ROUNDS = 100
+#: the compiled module is in the regression gate; the model is only there for the ratio
+IMPLS = [pytest.param(wsframe, id="cython", marks=pytest.mark.gate), pytest.param(model, id="model")]
 MASK = b"\x12\x34\x56\x78"
 
 
@@ -42,8 +39,8 @@ FRAME_JSON = (
 )
 
 
-@pytest.mark.benchmark(group="encode 200 B text frame")
-@pytest.mark.parametrize("impl", [wsframe, model], ids=["cython", "model"])
+@pytest.mark.benchmark(group="wsframe: encode 200 B text frame")
+@pytest.mark.parametrize("impl", IMPLS)
 def test_encode_small(benchmark, impl):
     frame = run(benchmark, impl.encode_ws_frame, FRAME_JSON, iterations=2000)
     assert frame[4:] == FRAME_JSON and len(FRAME_JSON) >= 126
@@ -52,8 +49,8 @@ def test_encode_small(benchmark, impl):
 BIG = b"y" * 16384
 
 
-@pytest.mark.benchmark(group="encode 16 KiB binary frame")
-@pytest.mark.parametrize("impl", [wsframe, model], ids=["cython", "model"])
+@pytest.mark.benchmark(group="wsframe: encode 16 KiB binary frame")
+@pytest.mark.parametrize("impl", IMPLS)
 def test_encode_16k(benchmark, impl):
     frame = run(benchmark, impl.encode_ws_frame, BIG, wsframe.OP_BINARY, iterations=1000)
     assert frame[4:] == BIG
@@ -90,8 +87,8 @@ def parse_all_websockets():
         return count  # the generator waits for more bytes: the buffer is drained
 
 
-@pytest.mark.benchmark(group="parse 1000 small frames")
-@pytest.mark.parametrize("impl", ["cython", "model", "websockets"])
+@pytest.mark.benchmark(group="wsframe: parse 1000 small frames")
+@pytest.mark.parametrize("impl", [pytest.param("cython", marks=pytest.mark.gate), "model", "websockets"])
 def test_parse_small_frames(benchmark, impl):
     if impl == "websockets":
         count = run(benchmark, parse_all_websockets, iterations=1, rounds=20)
@@ -114,8 +111,9 @@ def unmask_int_xor(data: bytes, mask: bytes) -> bytes:
     return (int.from_bytes(data, "little") ^ int.from_bytes(key, "little")).to_bytes(n, "little")
 
 
-@pytest.mark.benchmark(group="unmask 64 KiB")
-@pytest.mark.parametrize("impl", ["cython", "model", "int-xor", "websockets-c"])
+@pytest.mark.benchmark(group="wsframe: unmask 64 KiB")
+@pytest.mark.parametrize("impl",
+                         [pytest.param("cython", marks=pytest.mark.gate), "model", "int-xor", "websockets-c"])
 def test_unmask_64k(benchmark, impl):
     fn = {"cython": wsframe.unmask, "model": model.unmask, "int-xor": unmask_int_xor,
           "websockets-c": websockets_apply_mask}[impl]
@@ -129,7 +127,7 @@ def test_unmask_64k(benchmark, impl):
 TEXT_64K = ("pushwire κόσμε € 𐍈 " * 2800).encode()[:65536].decode("utf-8", "ignore").encode()
 
 
-@pytest.mark.benchmark(group="validate_utf8 64 KiB mixed text")
-@pytest.mark.parametrize("impl", [wsframe, model], ids=["cython", "model"])
+@pytest.mark.benchmark(group="wsframe: validate_utf8 64 KiB mixed text")
+@pytest.mark.parametrize("impl", IMPLS)
 def test_validate_utf8_64k(benchmark, impl):
     assert run(benchmark, impl.validate_utf8, TEXT_64K, iterations=100) is True
