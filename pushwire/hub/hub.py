@@ -21,40 +21,37 @@ from typing import Protocol
 import orjson
 
 from .._core.codec import encode_json_frame
+from .._core.fanout import Outbox, Publication, StreamFanout
 from .._core.wsframe import OP_TEXT, encode_ws_frame
 from ..config import HistoryConfig
 from ..metrics import Metrics
 from ..protocol.channels import ChannelKind
 from ..protocol.resume import ResumeDecision, decide_resume
 from ..protocol.streams import StreamRef, normalize_uuid, parse_stream
-from .broker.base import Broker, Publication, StreamState
+from .broker.base import Broker, StreamState
 from .broker.memory import MemoryBroker
 
 __all__ = ["Hub", "PreparedStream", "Subscriber"]
 
 
 class Subscriber(Protocol):
-    """What the hub needs of a connection: who it is, its streams, and a synchronous ``deliver``."""
+    """What the hub needs of a connection: who it is, its streams, and its outbox."""
 
     client_id: str
     #: names of the streams the connection is subscribed to (the hub adds personal streams it creates)
     streams: set[str]
-
-    def deliver(self, publication: Publication) -> None:
-        """Queue the publication for the client (never blocks, never awaits)."""
-
-    def deliver_replay(self, stream: str, publications: list[Publication]) -> None:
-        """Queue a stream's replay, in order, ahead of its later live publications."""
+    #: where publications are queued (never blocks, never awaits)
+    outbox: Outbox
 
 
 class _Stream:
     """Local subscribers of one stream; ``pending`` buffers live publications for subscribers being prepared."""
 
-    __slots__ = ("name", "subscribers", "pending")
+    __slots__ = ("name", "fanout", "pending")
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.subscribers: dict[Subscriber, None] = {}
+        self.fanout = StreamFanout()
         self.pending: dict[Subscriber, list[Publication]] = {}
 
 
@@ -120,12 +117,11 @@ class Hub:
         stream = self._streams.get(publication.stream)
         if stream is None:
             return
-        for subscriber in stream.subscribers:
-            subscriber.deliver(publication)
+        delivered = stream.fanout.publish(publication)
         if stream.pending:
             for buffered in stream.pending.values():
                 buffered.append(publication)
-        self.metrics.inc("deliveries", len(stream.subscribers))
+        self.metrics.counters["deliveries"] += delivered
 
     def _note_personal(self, ref: StreamRef) -> None:
         owner = ref.owner
@@ -140,7 +136,7 @@ class Hub:
             stream = self._streams.get(ref.name)
             if stream is None:
                 stream = self._streams[ref.name] = _Stream(ref.name)
-            stream.subscribers[subscriber] = None
+            stream.fanout.add(subscriber.outbox)
             subscriber.streams.add(ref.name)
 
     def attach_client(self, client_id: str, subscriber: Subscriber) -> None:
@@ -177,7 +173,7 @@ class Hub:
             stream = self._streams.get(ref.name)
             if stream is None:
                 stream = self._streams[ref.name] = _Stream(ref.name)
-            already_live = subscriber in stream.subscribers
+            already_live = subscriber.outbox in stream.fanout
             if not already_live:
                 stream.pending.setdefault(subscriber, [])
             cursor = cursors.get(ref.name)
@@ -214,13 +210,13 @@ class Hub:
             self.metrics.inc("replayed", len(item.replay))
             if item.already_live:
                 # a replay request (gap filling): live frames keep flowing meanwhile
-                subscriber.deliver_replay(item.name, item.replay)
+                subscriber.outbox.deliver_replay(item.name, item.replay)
                 continue
             buffered = stream.pending.pop(subscriber, [])
             last = item.replay[-1].offset if item.replay else item.decision.replay_after
             catch_up = item.replay + [p for p in buffered if p.offset > last]
-            stream.subscribers[subscriber] = None
-            subscriber.deliver_replay(item.name, catch_up)
+            stream.fanout.add(subscriber.outbox)
+            subscriber.outbox.deliver_replay(item.name, catch_up)
 
     def abandon(self, subscriber: Subscriber, prepared: Iterable[PreparedStream]) -> None:
         """Cancel a prepared subscribe (the connection went away before activation)."""
@@ -237,8 +233,7 @@ class Hub:
             stream = self._streams.get(name)
             if stream is None:
                 continue
-            was_live = subscriber in stream.subscribers
-            stream.subscribers.pop(subscriber, None)
+            was_live = stream.fanout.discard(subscriber.outbox)
             was_pending = stream.pending.pop(subscriber, None) is not None
             if was_live or was_pending:
                 removed.append(name)
@@ -250,18 +245,18 @@ class Hub:
         self.unsubscribe(subscriber, list(names))
 
     def _forget_if_empty(self, stream: _Stream) -> None:
-        if not stream.subscribers and not stream.pending:
+        if not stream.fanout and not stream.pending:
             self._streams.pop(stream.name, None)
 
     def is_subscribed(self, subscriber: Subscriber, name: str) -> bool:
         """Whether the subscriber is live on the stream."""
         stream = self._streams.get(name)
-        return stream is not None and subscriber in stream.subscribers
+        return stream is not None and subscriber.outbox in stream.fanout
 
     def subscriber_count(self, name: str) -> int:
         """How many local subscribers a stream has."""
         stream = self._streams.get(name)
-        return 0 if stream is None else len(stream.subscribers)
+        return 0 if stream is None else len(stream.fanout)
 
     # -- acks and housekeeping -----------------------------------------------------------------------------
 

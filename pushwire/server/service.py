@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from ..config import ServerConfig
 from ..errors import AuthRejected, CloseCode, ErrorCode, ProtocolError
-from ..hub.broker.base import Publication
+from .._core.fanout import Flusher, Outbox
 from ..hub.hub import Hub, PreparedStream
 from ..metrics import Metrics
 from ..protocol.channels import ChannelKind
@@ -67,8 +67,7 @@ class Connection(Protocol):
     authenticated: bool
     kind: str
 
-    def deliver(self, publication: Publication) -> None: ...
-    def deliver_replay(self, stream: str, publications: list[Publication]) -> None: ...
+    outbox: Outbox
     def send_op(self, op: Op) -> None: ...
     def accept(self, auth_ok: AuthOk, positions: dict[str, tuple[int, str]]) -> None: ...
     def close(self, code: int = ..., reason: str = ...) -> None: ...
@@ -113,6 +112,8 @@ class PushService:
         self._sweeper: asyncio.Task[None] | None = None
         #: most publications one connection may have waiting to enter its lanes (replay plus what arrives meanwhile)
         self.backlog_limit = config.history.max_replay * 4 + config.queue.normal.max_count
+        #: flushes every connection that has something to write, once per loop turn
+        self.flusher = Flusher(loop.call_soon, metrics.counters, on_error=self._write_failed)
         metrics.gauge("connected_clients", lambda: len(self.clients))
         metrics.gauge("open_connections", lambda: len(self.connections))
 
@@ -345,6 +346,14 @@ class PushService:
         previous = self._handler_chains.get(connection)
         task = self._spawn(_after(previous, result, self._handler_failed))
         self._handler_chains[connection] = task
+
+    def _write_failed(self, outbox: Outbox, exc: BaseException) -> None:
+        self.metrics.inc("write_errors")
+        log.error("writing to a connection failed", exc_info=exc)
+        try:
+            outbox.owner.abort()
+        except Exception:  # pragma: no cover - the connection is already broken
+            pass
 
     def _handler_failed(self) -> None:
         self.metrics.inc("handler_errors")

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..protocol.messages import Auth, AuthOk, Goodbye, Op, encode_op
 from ..protocol.session import Session
 from ..protocol.streams import format_positions
-from .outbound import Outbound
+from .outbound import OUT_SSE, make_outbox
 
 if TYPE_CHECKING:
     from ..hub.broker.base import Publication
@@ -39,11 +39,12 @@ class _SystemEvent:
         self.json = json
 
 
-class SseConnection(Outbound, asyncio.Protocol):
+class SseConnection(asyncio.Protocol):
     """One client's event stream."""
 
     __slots__ = ("service", "transport", "client_id", "session_token", "auth_token", "streams", "positions", "closed",
-                 "authenticated", "last_write", "kind", "retry_ms", "session", "closing_since")
+                 "authenticated", "last_write", "kind", "retry_ms", "session", "closing_since", "outbox", "loop",
+                 "metrics", "paused")
 
     def __init__(self, service: PushService, client_id: str) -> None:
         self.service = service
@@ -62,8 +63,12 @@ class SseConnection(Outbound, asyncio.Protocol):
         self.session: Session | None = None
         #: when close() was called: a client that stops reading never lets the close complete
         self.closing_since: float | None = None
-        self.init_outbound(service.loop, service.config.queue, service.metrics,
-                           backlog_limit=service.backlog_limit)
+        self.loop = service.loop
+        self.metrics = service.metrics
+        self.paused = False
+        self.outbox = make_outbox(self, OUT_SSE, service.config.queue, service.flusher,
+                                  backlog_limit=service.backlog_limit)
+        self.outbox.write = self.write_batch
 
     # asyncio.Protocol
 
@@ -83,13 +88,18 @@ class SseConnection(Outbound, asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        self.stop_outbound()
+        self.outbox.stop()
         self.service.connection_closed(self)
 
     # outbound
 
-    def push_publication(self, publication: Publication) -> bool:
-        return self.enqueue(publication, len(publication.json) + 64, publication.lane)
+    def pause_writing(self) -> None:
+        self.outbox.paused = self.paused = True
+        self.metrics.inc("write_pauses")
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        self.outbox.resume()
 
     def warn_slow(self) -> None:
         self.send_op(self.service.slow_op(self))
@@ -97,7 +107,10 @@ class SseConnection(Outbound, asyncio.Protocol):
     def send_op(self, op: Op) -> None:
         """Queue a system op (high lane)."""
         json = encode_op(op, self.service.system_channel)
-        self.enqueue(_SystemEvent(json), len(json) + 64, _SYSTEM_LANE)
+        self.outbox.push_system(_SystemEvent(json), len(json) + 64)
+
+    def queued_lossless(self) -> int:
+        return self.outbox.queued_lossless
 
     def accept(self, auth_ok: Op, positions: dict[str, tuple[int, str]]) -> None:
         """Send ``auth_ok`` carrying the starting position vector."""
@@ -144,7 +157,6 @@ class SseConnection(Outbound, asyncio.Protocol):
                 parts.append(item.sse_body)
         self.transport.writelines(parts)
         self.last_write = self.loop.time()
-        self.metrics.inc("sse_events_out", len(batch))
 
     def _vector(self) -> bytes:
         return format_positions(self.positions).encode()
@@ -161,7 +173,7 @@ class SseConnection(Outbound, asyncio.Protocol):
             return
         self.closed = True
         self.closing_since = self.loop.time()
-        self.stop_outbound()
+        self.outbox.stop()
         if self.transport is not None:
             self.transport.close()
 
@@ -175,7 +187,7 @@ class SseConnection(Outbound, asyncio.Protocol):
         """Graceful shutdown: flush what is queued, say goodbye, end the stream."""
         if self.closed:
             return
-        self.flush()
+        self.outbox.flush()
         self.fail(1001, reason, Goodbye(reason))
 
     def abort(self) -> None:
@@ -194,5 +206,5 @@ class SseConnection(Outbound, asyncio.Protocol):
             return
         if not self.closed and now - self.last_write > self.service.config.sse.heartbeat_s:
             self.last_write = now
-            if self.transport is not None and not self.writing_paused:
+            if self.transport is not None and not self.paused:
                 self.transport.write(_HEARTBEAT)

@@ -3,7 +3,7 @@
 Inbound: bytes -> :class:`~pushwire.protocol.websocket.ServerWebSocket` (RFC 6455) -> text messages ->
 :class:`~pushwire.protocol.session.Session` (the pushwire session) -> events, handed to the service that
 decides what to do with them. Outbound: broadcast frames arrive pre-encoded (one shared ``bytes`` per
-publication) and go through the priority lanes of :class:`~pushwire.server.outbound.Outbound`; control frames
+publication) and go through the connection's :class:`~pushwire._core.fanout.Outbox`; control frames
 (pong, close) are written at once, between whole frames.
 
 The same class serves ``/rps/echo`` (``echo=True``): every message comes straight back. That endpoint exists so
@@ -28,7 +28,7 @@ from ..protocol.websocket import (
     State,
     TextMessage,
 )
-from .outbound import Outbound
+from .outbound import OUT_WS, make_outbox
 
 if TYPE_CHECKING:
     from ..hub.broker.base import Publication
@@ -39,12 +39,12 @@ __all__ = ["WebSocketConnection"]
 _SYSTEM_LANE = 0
 
 
-class WebSocketConnection(Outbound, asyncio.Protocol):
+class WebSocketConnection(asyncio.Protocol):
     """One client's WebSocket: the ``/rps`` session, or the ``/rps/echo`` endpoint."""
 
     __slots__ = ("service", "ws", "session", "transport", "echo", "client_id", "session_token", "auth_token", "streams",
                  "connected_at", "last_received", "ping_sent_at", "closing_since", "closed", "authenticated",
-                 "inbox", "handler_chain", "close_code", "kind")
+                 "inbox", "handler_chain", "close_code", "kind", "outbox", "loop", "metrics")
 
     def __init__(self, service: PushService, *, echo: bool = False) -> None:
         self.service = service
@@ -69,8 +69,10 @@ class WebSocketConnection(Outbound, asyncio.Protocol):
         self.handler_chain: asyncio.Future[Any] | None = None
         self.close_code: int | None = None
         self.kind = "ws"
-        self.init_outbound(service.loop, service.config.queue, service.metrics,
-                           backlog_limit=service.backlog_limit)
+        self.loop = service.loop
+        self.metrics = service.metrics
+        self.outbox = make_outbox(self, OUT_WS, service.config.queue, service.flusher,
+                                  backlog_limit=service.backlog_limit)
 
     # asyncio.Protocol
 
@@ -79,12 +81,13 @@ class WebSocketConnection(Outbound, asyncio.Protocol):
         high = self.service.config.queue.write_high_water_bytes
         low = self.service.config.queue.write_low_water_bytes
         transport.set_write_buffer_limits(high=high, low=low)  # type: ignore[attr-defined]
+        self.outbox.write = transport.writelines  # type: ignore[attr-defined]
         self.service.track(self)
         self.metrics.inc("ws_connections")
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        self.stop_outbound()
+        self.outbox.stop()
         self.service.connection_closed(self)
 
     def data_received(self, data: bytes) -> None:
@@ -150,9 +153,12 @@ class WebSocketConnection(Outbound, asyncio.Protocol):
 
     # outbound
 
-    def push_publication(self, publication: Publication) -> bool:
-        frame = publication.ws_frame
-        return self.enqueue(frame, len(frame), publication.lane)
+    def pause_writing(self) -> None:
+        self.outbox.paused = True
+        self.metrics.inc("write_pauses")
+
+    def resume_writing(self) -> None:
+        self.outbox.resume()
 
     def warn_slow(self) -> None:
         self.send_op(self.service.slow_op(self))
@@ -161,7 +167,7 @@ class WebSocketConnection(Outbound, asyncio.Protocol):
         """Send ``auth_ok`` (the session goes live); ``positions`` only matter to SSE connections."""
         frame = encode_ws_frame(self.session.accept(auth_ok), OP_TEXT)
         self.authenticated = True
-        self.enqueue(frame, len(frame), _SYSTEM_LANE)
+        self.outbox.push_system(frame, len(frame))
 
     def reject(self, message: str, code: ErrorCode = ErrorCode.AUTH_REJECTED,
                close: CloseCode = CloseCode.POLICY_VIOLATION) -> None:
@@ -185,16 +191,10 @@ class WebSocketConnection(Outbound, asyncio.Protocol):
     def send_op(self, op: Op) -> None:
         """Queue a system op (high lane)."""
         frame = encode_ws_frame(encode_op(op, self.service.system_channel), OP_TEXT)
-        self.enqueue(frame, len(frame), _SYSTEM_LANE)
+        self.outbox.push_system(frame, len(frame))
 
-    def write_batch(self, batch: list[Any]) -> None:
-        if self.transport is None or self.ws.state is not State.OPEN:
-            return
-        if len(batch) == 1:
-            self.transport.write(batch[0])
-        else:
-            self.transport.writelines(batch)
-        self.metrics.inc("ws_frames_out", len(batch))
+    def queued_lossless(self) -> int:
+        return self.outbox.queued_lossless
 
     def _write_control(self) -> None:
         """Write what the WebSocket machine queued (pongs, close frames); close the socket when it is done."""
@@ -213,7 +213,7 @@ class WebSocketConnection(Outbound, asyncio.Protocol):
         """Start the closing handshake: queued frames are dropped, the close frame goes out now."""
         if self.closed or self.ws.state is not State.OPEN:
             return
-        self.stop_outbound()
+        self.outbox.stop()
         self.ws.send_close(code, reason)
         self.closing_since = self.loop.time()
         self._write_control()
@@ -229,7 +229,7 @@ class WebSocketConnection(Outbound, asyncio.Protocol):
         """Graceful shutdown: flush what is queued, say goodbye, close with 1001."""
         if self.closed or self.ws.state is not State.OPEN:
             return
-        self.flush()
+        self.outbox.flush()
         if self.authenticated and self.transport is not None:
             self.transport.write(encode_ws_frame(encode_op(Goodbye(reason), self.service.system_channel), OP_TEXT))
         self.close(CloseCode.GOING_AWAY, reason)

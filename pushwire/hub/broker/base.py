@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from collections.abc import Container
 from typing import Callable, Protocol
 
+from ..._core.fanout import Publication
+
 __all__ = [
     "Broker",
     "HistoryRead",
@@ -21,49 +23,6 @@ __all__ = [
     "PublicationHandler",
     "StreamState",
 ]
-
-
-class Publication:
-    """One published frame, encoded once and shared by every subscriber and by history.
-
-    Attributes:
-        stream: stream name (``chat`` or ``chat:room42``).
-        offset: the frame's cursor in its stream.
-        epoch: the stream's epoch when the frame was published.
-        lane: 0 high, 1 normal, 2 low (from the channel's priority).
-        json: the JSON frame bytes (the WebSocket text message, the SSE ``data:``).
-        ws_frame: the complete unmasked WebSocket text frame (header + ``json``).
-        event: the SSE ``event:`` name (the channel's wire name).
-    """
-
-    __slots__ = ("stream", "offset", "epoch", "lane", "json", "ws_frame", "event", "_sse_body")
-
-    def __init__(self, stream: str, offset: int, epoch: str, lane: int, json: bytes, ws_frame: bytes,
-                 event: str) -> None:
-        self.stream = stream
-        self.offset = offset
-        self.epoch = epoch
-        self.lane = lane
-        self.json = json
-        self.ws_frame = ws_frame
-        self.event = event
-        self._sse_body: bytes | None = None
-
-    @property
-    def sse_body(self) -> bytes:
-        """``event:`` and ``data:`` lines and the blank line, built on first use and then shared.
-
-        The ``id:`` line is not part of it: it carries each SSE connection's own position vector.
-        """
-        body = self._sse_body
-        if body is None:
-            # JSON from orjson never contains a raw newline, so the frame is exactly one data line.
-            body = b"event: " + self.event.encode() + b"\ndata: " + self.json + b"\n\n"
-            self._sse_body = body
-        return body
-
-    def __repr__(self) -> str:
-        return f"<Publication {self.stream}@{self.offset} epoch={self.epoch} {len(self.json)}B>"
 
 
 #: Builds the wire bytes of a frame once its offset is known: ``(offset, epoch) -> Publication``.

@@ -1,0 +1,88 @@
+# cython: language_level=3
+"""C-level declarations of pushwire._core.fanout, for other Cython modules (``cimport``)."""
+
+cimport cython
+from libc.stdint cimport uint64_t
+
+from .lanes cimport PriorityLanes
+
+
+cpdef enum:
+    OUT_WS = 0
+    OUT_SSE = 1
+
+
+@cython.final
+cdef class Publication:
+    cdef readonly str stream
+    cdef readonly uint64_t offset
+    cdef readonly str epoch
+    cdef readonly int lane
+    cdef readonly bytes json
+    cdef readonly bytes ws_frame
+    cdef readonly str event
+    cdef bytes _sse_body
+    cdef bytes _sse_id_line
+
+
+cdef class Outbox
+
+
+@cython.final
+cdef class Flusher:
+    cdef list _dirty
+    cdef list _overflowed
+    cdef object _schedule
+    cdef bint _scheduled
+    cdef object _on_error
+    cdef public object counters
+    cdef readonly Py_ssize_t passes
+
+    cdef inline void mark(self, Outbox outbox)
+    cdef void overflowed(self, Outbox outbox)
+    cdef void _call(self, Outbox outbox, str method)
+    cdef void _failed(self, Outbox outbox, exc)
+    cpdef void run(self)
+
+
+@cython.final
+cdef class Outbox:
+    cdef readonly PriorityLanes lanes
+    cdef readonly int kind
+    cdef public object owner
+    cdef public object write
+    cdef public bint paused
+    cdef public bint closed
+    cdef public bint scheduled
+    cdef public bint warn_pending
+    cdef readonly Flusher flusher
+    cdef object _backlog
+    cdef set _catching_up
+    cdef Py_ssize_t _backlog_limit
+    cdef Py_ssize_t _refill_count
+    cdef Py_ssize_t _refill_bytes
+    cdef Py_ssize_t _max_flush_bytes
+    cdef Py_ssize_t _warn_high_count
+    cdef Py_ssize_t _warn_high_bytes
+    cdef Py_ssize_t _warn_normal_count
+    cdef Py_ssize_t _warn_normal_bytes
+    cdef bint _warned
+    cdef readonly Py_ssize_t low_drops
+    cdef readonly Py_ssize_t overflows
+
+    cdef int c_deliver(self, Publication publication) except -2
+    cdef int _push(self, object item, Py_ssize_t nbytes, Py_ssize_t lane, bint live=*) except -2
+    cdef int _to_backlog(self, Publication publication) except -2
+    cdef int _refill(self) except -1
+    cpdef int deliver(self, Publication publication) except -2
+    cpdef int push_system(self, object item, Py_ssize_t nbytes) except -2
+    cpdef int flush(self) except -1
+    cpdef void stop(self)
+
+
+@cython.final
+cdef class StreamFanout:
+    cdef list _outboxes
+    cdef dict _index
+
+    cpdef Py_ssize_t publish(self, Publication publication) except -1

@@ -1,0 +1,368 @@
+# cython: language_level=3, embedsignature=True
+"""Fan-out: one publication to every subscriber's lanes, and one write per connection per loop turn.
+
+This is the hot path of every publish, so it is C from the hub's loop down to ``PriorityLanes.push``:
+
+- :class:`Publication` is one published frame, encoded once and shared by every subscriber and by history.
+- :class:`Outbox` is one connection's outbound state: its lanes, its catch-up backlog, its flow-control flags.
+- :class:`StreamFanout` is one stream's set of outboxes; ``publish`` pushes a reference into each.
+- :class:`Flusher` collects the outboxes that became non-empty and flushes them all in one callback per
+  event-loop turn: everything published while the loop was busy is joined into one write per connection.
+
+No asyncio here: the flusher is handed a ``schedule(callback)`` function (``loop.call_soon``) and each outbox a
+``write(list_of_items)`` function by the I/O layer.
+"""
+
+from collections import deque
+
+from cpython.bytes cimport PyBytes_GET_SIZE
+from libc.stdint cimport uint64_t
+
+from .lanes cimport LANE_PUSH_DROPPED_OLDEST, LANE_PUSH_OVERFLOW, PriorityLanes
+
+__all__ = ["Flusher", "OUT_SSE", "OUT_WS", "Outbox", "Publication", "StreamFanout"]
+
+cdef enum:
+    # bytes an SSE event adds around the JSON frame (``id:``/``event:`` lines), for lane accounting
+    SSE_OVERHEAD = 64
+
+
+cdef class Publication:
+    """One published frame, encoded once, shared by every subscriber and by history.
+
+    Attributes:
+        stream: stream name (``chat`` or ``chat:room42``).
+        offset: the frame's cursor in its stream.
+        epoch: the stream's epoch when it was published.
+        lane: 0 high, 1 normal, 2 low (from the channel's priority).
+        json: the JSON frame (a WebSocket text message, an SSE ``data:``).
+        ws_frame: the complete unmasked WebSocket text frame (header + ``json``).
+        event: the SSE ``event:`` name (the channel's wire name).
+    """
+
+    def __init__(self, str stream, uint64_t offset, str epoch, int lane, bytes json, bytes ws_frame, str event):
+        self.stream = stream
+        self.offset = offset
+        self.epoch = epoch
+        self.lane = lane
+        self.json = json
+        self.ws_frame = ws_frame
+        self.event = event
+
+    @property
+    def sse_body(self):
+        """``event:`` and ``data:`` lines and the blank line, built on first use and then shared.
+
+        The ``id:`` line is not part of it: SSE connections write their own position vector.
+        """
+        if self._sse_body is None:
+            # JSON from orjson never contains a raw newline: the frame is exactly one data line
+            self._sse_body = b"event: " + self.event.encode() + b"\ndata: " + self.json + b"\n\n"
+        return self._sse_body
+
+    @property
+    def sse_id_line(self):
+        """A cache for the ``id:`` line of a connection whose position vector is this stream alone."""
+        return self._sse_id_line
+
+    @sse_id_line.setter
+    def sse_id_line(self, bytes value):
+        self._sse_id_line = value
+
+    def __repr__(self):
+        return f"<Publication {self.stream}@{self.offset} epoch={self.epoch} {len(self.json)}B>"
+
+
+cdef class Flusher:
+    """Flushes every dirty outbox once per event-loop turn.
+
+    Args:
+        schedule: ``schedule(callback)``, e.g. ``loop.call_soon``.
+        counters: a mapping of counters (``collections.Counter``) for drops and slow-consumer cuts.
+        on_error: ``on_error(outbox, exception)`` when writing to one connection failed.
+    """
+
+    def __init__(self, schedule, counters, on_error=None):
+        self._dirty = []
+        self._overflowed = []
+        self._schedule = schedule
+        self._scheduled = False
+        self.counters = counters
+        self._on_error = on_error
+
+    cdef inline void mark(self, Outbox outbox):
+        self._dirty.append(outbox)
+        if not self._scheduled:
+            self._scheduled = True
+            self._schedule(self.run)
+
+    cdef void overflowed(self, Outbox outbox):
+        self._overflowed.append(outbox)
+        self.counters["slow_consumer_closes"] += 1
+        if not self._scheduled:
+            self._scheduled = True
+            self._schedule(self.run)
+
+    cpdef void run(self):
+        """Flush every dirty outbox (one write each); cut the ones that overflowed."""
+        cdef Outbox outbox
+        cdef list dirty = self._dirty
+        self._dirty = []
+        self._scheduled = False
+        self.passes += 1
+        if self._overflowed:
+            overflowed, self._overflowed = self._overflowed, []
+            for outbox in overflowed:
+                self._call(outbox, "on_overflow")
+        for outbox in dirty:
+            if outbox.warn_pending:
+                outbox.warn_pending = False
+                self._call(outbox, "warn_slow")
+            try:
+                more = outbox.flush()
+            except Exception as exc:
+                outbox.scheduled = False
+                self._failed(outbox, exc)
+                continue
+            if more:
+                self.mark(outbox)  # over one flush budget: continue next turn, other connections first
+            else:
+                outbox.scheduled = False
+
+    cdef void _call(self, Outbox outbox, str method):
+        try:
+            getattr(outbox.owner, method)()
+        except Exception as exc:
+            self._failed(outbox, exc)
+
+    cdef void _failed(self, Outbox outbox, exc):
+        if self._on_error is not None:
+            self._on_error(outbox, exc)
+
+    @property
+    def pending(self):
+        """How many outboxes wait for the next pass."""
+        return len(self._dirty)
+
+
+cdef class Outbox:
+    """One connection's outbound queue: priority lanes, catch-up backlog, flow-control flags.
+
+    Args:
+        lanes: the connection's lanes.
+        kind: ``OUT_WS`` (lanes hold each publication's ``ws_frame``) or ``OUT_SSE`` (the publication itself).
+        flusher: the server's flusher.
+        owner: the connection; the flusher calls its ``on_overflow()`` and ``warn_slow()``.
+        max_flush_bytes: budget of one write.
+        backlog_limit: most publications waiting in the catch-up backlog before the connection is cut.
+        refill_count, refill_bytes: how full the lanes get from the backlog before waiting for the socket.
+        warn_high_count, warn_high_bytes, warn_normal_count, warn_normal_bytes: where ``slow`` is due.
+
+    ``write`` (set by the connection) receives each batch: a list of items in priority order.
+    """
+
+    def __init__(self, PriorityLanes lanes, int kind, Flusher flusher, owner, *, Py_ssize_t max_flush_bytes,
+                 Py_ssize_t backlog_limit, Py_ssize_t refill_count, Py_ssize_t refill_bytes,
+                 Py_ssize_t warn_high_count, Py_ssize_t warn_high_bytes, Py_ssize_t warn_normal_count,
+                 Py_ssize_t warn_normal_bytes):
+        if kind != OUT_WS and kind != OUT_SSE:
+            raise ValueError(f"unknown outbox kind {kind}")
+        self.lanes = lanes
+        self.kind = kind
+        self.flusher = flusher
+        self.owner = owner
+        self.write = None
+        self._max_flush_bytes = max_flush_bytes
+        self._backlog_limit = backlog_limit
+        self._refill_count = max(1, refill_count)
+        self._refill_bytes = max(1, refill_bytes)
+        self._warn_high_count = warn_high_count
+        self._warn_high_bytes = warn_high_bytes
+        self._warn_normal_count = warn_normal_count
+        self._warn_normal_bytes = warn_normal_bytes
+
+    # -- input ------------------------------------------------------------------------------------------
+
+    cdef int c_deliver(self, Publication publication) except -2:
+        if self.closed:
+            return 0
+        if self._catching_up is not None and publication.stream in self._catching_up:
+            return self._to_backlog(publication)
+        if self.kind == OUT_WS:
+            return self._push(publication.ws_frame, PyBytes_GET_SIZE(publication.ws_frame), publication.lane)
+        return self._push(publication, PyBytes_GET_SIZE(publication.json) + SSE_OVERHEAD, publication.lane)
+
+    cpdef int deliver(self, Publication publication) except -2:
+        """Queue a live publication; 0, or -1 when the connection overflowed (it will be cut)."""
+        return self.c_deliver(publication)
+
+    cpdef int push_system(self, object item, Py_ssize_t nbytes) except -2:
+        """Queue a system message (high lane)."""
+        if self.closed:
+            return 0
+        return self._push(item, nbytes, 0)
+
+    def deliver_replay(self, str stream, list publications):
+        """Queue a stream's replay; the stream's live publications queue behind it until it is written."""
+        cdef Publication publication
+        cdef Py_ssize_t total = 0
+        if self.closed or not publications:
+            return
+        if self._backlog is None and len(publications) + self.lanes._high.count + self.lanes._normal.count \
+                + self.lanes._low.count <= self._refill_count:
+            for publication in publications:
+                total += PyBytes_GET_SIZE(publication.json)
+            if total <= self._refill_bytes:
+                for publication in publications:  # a small replay goes straight into the lanes
+                    if self.c_deliver(publication) < 0:
+                        return
+                return
+        if self._backlog is None:
+            self._backlog = deque()
+            self._catching_up = set()
+        self._catching_up.add(stream)
+        for publication in publications:
+            if self._to_backlog(publication) < 0:
+                return
+        if not self.scheduled and not self.paused:
+            self.scheduled = True
+            self.flusher.mark(self)
+
+    cdef int _push(self, object item, Py_ssize_t nbytes, Py_ssize_t lane, bint live=True) except -2:
+        cdef int result = self.lanes.push(item, nbytes, lane)
+        if result == LANE_PUSH_OVERFLOW:
+            self.overflows += 1
+            self.stop()
+            self.flusher.overflowed(self)
+            return -1
+        if result == LANE_PUSH_DROPPED_OLDEST:
+            self.low_drops += 1
+            self.flusher.counters["low_lane_drops"] += 1
+        # only live frames count toward ``slow``: a refill from the backlog fills the lanes on purpose
+        if live and lane < 2 and not self._warned:
+            if (self.lanes._normal.count >= self._warn_normal_count
+                    or self.lanes._normal.nbytes >= self._warn_normal_bytes
+                    or self.lanes._high.count >= self._warn_high_count
+                    or self.lanes._high.nbytes >= self._warn_high_bytes):
+                self._warned = True
+                self.warn_pending = True
+        if not self.scheduled and not self.paused:
+            self.scheduled = True
+            self.flusher.mark(self)
+        return 0
+
+    cdef int _to_backlog(self, Publication publication) except -2:
+        if len(self._backlog) >= self._backlog_limit:
+            self.overflows += 1
+            self.stop()
+            self.flusher.overflowed(self)
+            return -1
+        self._backlog.append(publication)
+        return 0
+
+    # -- output -----------------------------------------------------------------------------------------
+
+    cdef int _refill(self) except -1:
+        cdef Publication publication
+        backlog = self._backlog
+        lanes = self.lanes
+        while backlog and (lanes._high.count + lanes._normal.count + lanes._low.count) < self._refill_count \
+                and (lanes._high.nbytes + lanes._normal.nbytes + lanes._low.nbytes) < self._refill_bytes:
+            publication = backlog.popleft()
+            if self.kind == OUT_WS:
+                item, nbytes = publication.ws_frame, PyBytes_GET_SIZE(publication.ws_frame)
+            else:
+                item, nbytes = publication, PyBytes_GET_SIZE(publication.json) + SSE_OVERHEAD
+            if self._push(item, nbytes, publication.lane, False) < 0:
+                return 0
+        if not backlog:
+            self._backlog = None
+            self._catching_up = None
+        return 0
+
+    cpdef int flush(self) except -1:
+        """Write one batch; return 1 when more is waiting (the flusher comes back next turn)."""
+        cdef list batch
+        if self.paused or self.closed:
+            return 0
+        if self._backlog is not None:
+            self._refill()
+        if self.lanes._high.count + self.lanes._normal.count + self.lanes._low.count == 0:
+            return 0
+        batch = []
+        self.lanes.drain_into(batch, self._max_flush_bytes)
+        self.write(batch)
+        if self.closed or self.paused:
+            return 0
+        if self._backlog is not None or self.lanes._high.count + self.lanes._normal.count \
+                + self.lanes._low.count:
+            return 1
+        return 0
+
+    cpdef void stop(self):
+        """Drop everything queued; nothing more is accepted or written."""
+        self.closed = True
+        self.lanes.clear()
+        self._backlog = None
+        self._catching_up = None
+
+    def resume(self):
+        """The transport drained below its low-water mark: flush again if anything waits."""
+        self.paused = False
+        if self.closed or self.scheduled:
+            return
+        if self._backlog is not None or len(self.lanes):
+            self.scheduled = True
+            self.flusher.mark(self)
+
+    @property
+    def backlog_size(self):
+        """Publications waiting in the catch-up backlog."""
+        return 0 if self._backlog is None else len(self._backlog)
+
+    @property
+    def queued_lossless(self):
+        """Frames waiting in the high and normal lanes."""
+        return self.lanes._high.count + self.lanes._normal.count
+
+
+cdef class StreamFanout:
+    """The outboxes subscribed to one stream; ``publish`` hands each a reference."""
+
+    def __init__(self):
+        self._outboxes = []
+        self._index = {}
+
+    def add(self, Outbox outbox):
+        """Subscribe an outbox (idempotent)."""
+        if outbox in self._index:
+            return
+        self._index[outbox] = len(self._outboxes)
+        self._outboxes.append(outbox)
+
+    def discard(self, Outbox outbox):
+        """Unsubscribe an outbox; return whether it was subscribed. O(1): the last one takes its place."""
+        index = self._index.pop(outbox, None)
+        if index is None:
+            return False
+        last = self._outboxes.pop()
+        if last is not outbox:
+            self._outboxes[index] = last
+            self._index[last] = index
+        return True
+
+    cpdef Py_ssize_t publish(self, Publication publication) except -1:
+        """Queue the publication for every subscriber; return how many there are."""
+        cdef Outbox outbox
+        for outbox in self._outboxes:
+            outbox.c_deliver(publication)
+        return len(self._outboxes)
+
+    def __len__(self):
+        return len(self._outboxes)
+
+    def __contains__(self, outbox):
+        return outbox in self._index
+
+    def __iter__(self):
+        return iter(list(self._outboxes))
