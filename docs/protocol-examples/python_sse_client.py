@@ -1,8 +1,10 @@
-"""A pushwire SSE client with ``httpx`` (docs/protocol.md 9, 10.1): events, ``Last-Event-ID``, acks.
+"""A pushwire SSE client with ``httpx`` (docs/protocol.md 9, 10.1, 10.2): events, ``Last-Event-ID``, acks, send.
 
 It parses the event stream by hand (the WHATWG rules, reduced to what pushwire sends), keeps the last ``id:``
-(the position vector) and sends it back as ``Last-Event-ID`` when it reconnects, and acks personal streams
-with ``POST /rps/ack`` and the ``session_token`` of ``auth_ok``.
+(the position vector) and sends it back as ``Last-Event-ID`` when it reconnects, acks personal streams
+with ``POST /rps/ack`` and the ``session_token`` of ``auth_ok``, and, with ``--subscribe``, adds a stream with
+a ``subscribe`` op sent through ``POST /rps/send`` (the answer, ``subscribed``, arrives on the event stream;
+the stream then joins the position vector, so the reconnect resumes it too).
 
     python python_sse_client.py --base http://127.0.0.1:9100 --client-id 5e0c8f2a-3b1d-4c6e-9f70-1a2b3c4d5e6f
 """
@@ -37,7 +39,8 @@ async def events(response: httpx.Response):
             event_id = value
 
 
-async def run(base: str, client_id: str, channels: str, token: str | None, seconds: float) -> None:
+async def run(base: str, client_id: str, channels: str, token: str | None, seconds: float,
+              subscribe: str | None) -> None:
     last_event_id = None
     session_token = None
     async with httpx.AsyncClient(base_url=base, timeout=httpx.Timeout(10, read=40)) as http:
@@ -63,6 +66,11 @@ async def run(base: str, client_id: str, channels: str, token: str | None, secon
                                 print("system:", op)
                                 if op["type"] == "auth_ok":
                                     session_token = op["session_token"]
+                                    if subscribe and subscribe not in op["streams"]:
+                                        body = {"client_id": client_id, "type": "subscribe", "channels": [subscribe]}
+                                        r = await http.post("/rps/send", json=body,
+                                                            headers={"Authorization": f"Bearer {session_token}"})
+                                        print("send subscribe:", r.status_code, r.text)  # 202, or 400 + error
                                 elif op["type"] == "goodbye" and op.get("reason") == "replaced":
                                     return  # another connection has our id: never reconnect
                                 continue
@@ -86,5 +94,6 @@ if __name__ == "__main__":
     parser.add_argument("--channels", default="chat")
     parser.add_argument("--token")
     parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--subscribe", help="a stream to add with POST /rps/send, e.g. chat:room7")
     args = parser.parse_args()
-    asyncio.run(run(args.base, args.client_id, args.channels, args.token, args.seconds))
+    asyncio.run(run(args.base, args.client_id, args.channels, args.token, args.seconds, args.subscribe))
