@@ -24,23 +24,17 @@ from tests.core.models.bucket_model import TokenBucketModel
 from tests.core.models.lanes_model import PriorityLanesModel
 from tests.core.models.replay_model import ReplayIndexModel
 
-ROUNDS = 200
-
 
 def gated(compiled, model):
     """Parameters ``[cython]`` (in the regression gate: marked ``gate``) and ``[model]`` (for the ratio)."""
     return [pytest.param(compiled, id="cython", marks=pytest.mark.gate), pytest.param(model, id="model")]
 
 
-def run(benchmark, fn, *args, iterations: int = 200):
-    """Benchmark ``fn(*args)`` with fixed iterations per round (stable for short calls); return its result."""
-    return benchmark.pedantic(fn, args=args, iterations=iterations, rounds=ROUNDS, warmup_rounds=5)
-
-
 # --- lanes: one flush cycle of a connection -----------------------------------------------------------------
 
 FRAMES = [(b"x" * (80 + 7 * i), 80 + 7 * i, i % 3) for i in range(64)]
 LANE_ARGS = (4096, 4 << 20, 4096, 4 << 20, 1024, 1 << 20)
+TOTAL_BYTES = sum(n for _, n, _ in FRAMES)
 
 
 def push_and_drain(lanes, out):
@@ -54,10 +48,10 @@ def push_and_drain(lanes, out):
 
 @pytest.mark.benchmark(group="lanes: push64+drain")
 @pytest.mark.parametrize("cls", gated(PriorityLanes, PriorityLanesModel))
-def test_lanes_push_drain(benchmark, cls):
+def test_lanes_push_drain(measure, cls):
     lanes = cls(*LANE_ARGS)
     out: list[bytes] = []
-    assert run(benchmark, push_and_drain, lanes, out) == sum(n for _, n, _ in FRAMES)
+    assert measure(push_and_drain, lanes, out, iterations={"cython": 100, "model": 10}) == TOTAL_BYTES
     assert len(out) == 64 and out[0] is FRAMES[0][0]
 
 
@@ -75,9 +69,9 @@ def push_drain_bounded(lanes, out):
 
 @pytest.mark.benchmark(group="lanes: push64+drain(2KiB batches)")
 @pytest.mark.parametrize("cls", gated(PriorityLanes, PriorityLanesModel))
-def test_lanes_push_drain_bounded(benchmark, cls):
+def test_lanes_push_drain_bounded(measure, cls):
     lanes = cls(*LANE_ARGS)
-    assert run(benchmark, push_drain_bounded, lanes, []) == sum(n for _, n, _ in FRAMES)
+    assert measure(push_drain_bounded, lanes, [], iterations={"cython": 80, "model": 8}) == TOTAL_BYTES
 
 
 # --- replay: publish into history, then resume --------------------------------------------------------------
@@ -107,14 +101,14 @@ def filled_index(cls):
 
 @pytest.mark.benchmark(group="replay: append64+after")
 @pytest.mark.parametrize("cls", gated(ReplayIndex, ReplayIndexModel))
-def test_replay_append_after(benchmark, cls):
-    assert run(benchmark, append_and_after, filled_index(cls)) == ENTRIES
+def test_replay_append_after(measure, cls):
+    assert measure(append_and_after, filled_index(cls), iterations={"cython": 100, "model": 15}) == ENTRIES
 
 
 @pytest.mark.benchmark(group="replay: after(256)")
 @pytest.mark.parametrize("cls", gated(ReplayIndex, ReplayIndexModel))
-def test_replay_after(benchmark, cls):
-    assert len(run(benchmark, after_256, filled_index(cls), iterations=500)) == 256
+def test_replay_after(measure, cls):
+    assert len(measure(after_256, filled_index(cls), iterations={"cython": 500, "model": 25})) == 256
 
 
 # --- chunker ------------------------------------------------------------------------------------------------
@@ -141,17 +135,19 @@ CHUNKER_IMPLS = [
 
 @pytest.mark.benchmark(group="chunker: split+reassemble 64KiB/1KiB")
 @pytest.mark.parametrize("impl", CHUNKER_IMPLS)
-def test_split_reassemble_64k(benchmark, impl):
+def test_split_reassemble_64k(measure, impl):
     module, assembler_cls = impl
-    out = run(benchmark, split_and_reassemble, module, assembler_cls(), PAYLOAD_64K, 1024, iterations=20)
+    out = measure(split_and_reassemble, module, assembler_cls(), PAYLOAD_64K, 1024,
+                  iterations={"cython": 16, "model": 3})
     assert out == PAYLOAD_64K
 
 
 @pytest.mark.benchmark(group="chunker: split+reassemble 4KiB/128B")
 @pytest.mark.parametrize("impl", CHUNKER_IMPLS)
-def test_split_reassemble_4k(benchmark, impl):
+def test_split_reassemble_4k(measure, impl):
     module, assembler_cls = impl
-    out = run(benchmark, split_and_reassemble, module, assembler_cls(), PAYLOAD_4K, 128, iterations=50)
+    out = measure(split_and_reassemble, module, assembler_cls(), PAYLOAD_4K, 128,
+                  iterations={"cython": 64, "model": 6})
     assert out == PAYLOAD_4K
 
 
@@ -177,14 +173,16 @@ def hash_chunks(cls, chunks):
 
 @pytest.mark.benchmark(group="chunker: sha256 stream 64x1KiB")
 @pytest.mark.parametrize("cls", SHA_IMPLS)
-def test_sha256_1k_chunks(benchmark, cls):
-    assert run(benchmark, hash_chunks, cls, CHUNKS_1K, iterations=20) == chunker.sha256_hex(PAYLOAD_64K)
+def test_sha256_1k_chunks(measure, cls):
+    out = measure(hash_chunks, cls, CHUNKS_1K, iterations={"cython": 6, "model": 5})
+    assert out == chunker.sha256_hex(PAYLOAD_64K)
 
 
 @pytest.mark.benchmark(group="chunker: sha256 stream 64x64B")
 @pytest.mark.parametrize("cls", SHA_IMPLS)
-def test_sha256_64b_chunks(benchmark, cls):
-    assert run(benchmark, hash_chunks, cls, CHUNKS_64B) == chunker.sha256_hex(PAYLOAD_4K)
+def test_sha256_64b_chunks(measure, cls):
+    out = measure(hash_chunks, cls, CHUNKS_64B, iterations={"cython": 60, "model": 20})
+    assert out == chunker.sha256_hex(PAYLOAD_4K)
 
 
 # --- bucket -------------------------------------------------------------------------------------------------
@@ -216,13 +214,13 @@ def take_100_clock(bucket):
 
 @pytest.mark.benchmark(group="bucket: try_take x100 (now given)")
 @pytest.mark.parametrize("cls", gated(TokenBucket, TokenBucketModel))
-def test_bucket_try_take(benchmark, cls):
+def test_bucket_try_take(measure, cls):
     bucket = cls(1e3, 1e12)
-    assert run(benchmark, take_100, bucket, TIMES) == 100
+    assert measure(take_100, bucket, TIMES, iterations={"cython": 80, "model": 20}) == 100
 
 
 @pytest.mark.benchmark(group="bucket: try_take x100 (clock)")
 @pytest.mark.parametrize("cls", gated(TokenBucket, TokenBucketModel))
-def test_bucket_try_take_clock(benchmark, cls):
+def test_bucket_try_take_clock(measure, cls):
     bucket = cls(1e3, 1e12)
-    assert run(benchmark, take_100_clock, bucket) == 100
+    assert measure(take_100_clock, bucket, iterations={"cython": 50, "model": 8}) == 100

@@ -21,15 +21,9 @@ from websockets.streams import StreamReader
 from pushwire._core import wsframe
 from tests.core.models import wsframe_model as model
 
-ROUNDS = 100
 #: the compiled module is in the regression gate; the model is only there for the ratio
 IMPLS = [pytest.param(wsframe, id="cython", marks=pytest.mark.gate), pytest.param(model, id="model")]
 MASK = b"\x12\x34\x56\x78"
-
-
-def run(benchmark, fn, *args, iterations: int = 100, rounds: int = ROUNDS):
-    """Benchmark ``fn(*args)`` with fixed iterations per round; return its result."""
-    return benchmark.pedantic(fn, args=args, iterations=iterations, rounds=rounds, warmup_rounds=3)
 
 
 # --- encode: one broadcast frame ----------------------------------------------------------------------------
@@ -41,8 +35,8 @@ FRAME_JSON = (
 
 @pytest.mark.benchmark(group="wsframe: encode 200 B text frame")
 @pytest.mark.parametrize("impl", IMPLS)
-def test_encode_small(benchmark, impl):
-    frame = run(benchmark, impl.encode_ws_frame, FRAME_JSON, iterations=2000)
+def test_encode_small(measure, impl):
+    frame = measure(impl.encode_ws_frame, FRAME_JSON, iterations={"cython": 5000, "model": 500})
     assert frame[4:] == FRAME_JSON and len(FRAME_JSON) >= 126
 
 
@@ -51,8 +45,8 @@ BIG = b"y" * 16384
 
 @pytest.mark.benchmark(group="wsframe: encode 16 KiB binary frame")
 @pytest.mark.parametrize("impl", IMPLS)
-def test_encode_16k(benchmark, impl):
-    frame = run(benchmark, impl.encode_ws_frame, BIG, wsframe.OP_BINARY, iterations=1000)
+def test_encode_16k(measure, impl):
+    frame = measure(impl.encode_ws_frame, BIG, wsframe.OP_BINARY, iterations={"cython": 1500, "model": 400})
     assert frame[4:] == BIG
 
 
@@ -89,13 +83,13 @@ def parse_all_websockets():
 
 @pytest.mark.benchmark(group="wsframe: parse 1000 small frames")
 @pytest.mark.parametrize("impl", [pytest.param("cython", marks=pytest.mark.gate), "model", "websockets"])
-def test_parse_small_frames(benchmark, impl):
+def test_parse_small_frames(measure, impl):
     if impl == "websockets":
-        count = run(benchmark, parse_all_websockets, iterations=1, rounds=20)
+        count = measure(parse_all_websockets, iterations=1, rounds=30)
     else:
         cls = wsframe.WebSocketFrameParser if impl == "cython" else model.WebSocketFrameParser
-        count = run(benchmark, parse_all, cls, iterations=1 if impl == "model" else 20,
-                    rounds=20 if impl == "model" else ROUNDS)
+        count = measure(parse_all, cls, iterations=4 if impl == "cython" else 1,
+                        rounds=30 if impl == "model" else None)
     assert count == 1000
 
 
@@ -114,11 +108,11 @@ def unmask_int_xor(data: bytes, mask: bytes) -> bytes:
 @pytest.mark.benchmark(group="wsframe: unmask 64 KiB")
 @pytest.mark.parametrize("impl",
                          [pytest.param("cython", marks=pytest.mark.gate), "model", "int-xor", "websockets-c"])
-def test_unmask_64k(benchmark, impl):
+def test_unmask_64k(measure, impl):
     fn = {"cython": wsframe.unmask, "model": model.unmask, "int-xor": unmask_int_xor,
           "websockets-c": websockets_apply_mask}[impl]
-    iterations, rounds = (1, 10) if impl == "model" else (100, ROUNDS)
-    out = run(benchmark, fn, DATA_64K, MASK, iterations=iterations, rounds=rounds)
+    iterations = {"cython": 160, "model": 1, "int-xor": 2, "websockets-c": 160}
+    out = measure(fn, DATA_64K, MASK, iterations=iterations, rounds=10 if impl == "model" else None)
     assert out[:4] == bytes(a ^ b for a, b in zip(DATA_64K[:4], MASK, strict=True))
 
 
@@ -129,5 +123,5 @@ TEXT_64K = ("pushwire κόσμε € 𐍈 " * 2800).encode()[:65536].decode("utf
 
 @pytest.mark.benchmark(group="wsframe: validate_utf8 64 KiB mixed text")
 @pytest.mark.parametrize("impl", IMPLS)
-def test_validate_utf8_64k(benchmark, impl):
-    assert run(benchmark, impl.validate_utf8, TEXT_64K, iterations=100) is True
+def test_validate_utf8_64k(measure, impl):
+    assert measure(impl.validate_utf8, TEXT_64K, iterations=5) is True
