@@ -135,8 +135,9 @@ compare)
     fi
     echo "bench-micro: load average before the run: $(loadavg)"
     status=0
+    # (the run's JSON last, so that it wins over a --benchmark-json among the extra arguments)
     "$PY" "${pytest_args[@]}" bench/micro -m gate --benchmark-compare --benchmark-compare-fail="$FAIL" \
-        --benchmark-json="$tmp/run.json" "$@" || status=$?
+        "$@" --benchmark-json="$tmp/run.json" || status=$?
     suspects=$("$PY" "$tmp/suspects.py" "$tmp/run.json" "$STORAGE/$machine_id" "$FAIL")
     if [ "$status" -ne 0 ] && [ -n "$suspects" ] && [ "${BENCH_MICRO_CONFIRM:-1}" != 0 ]; then
         # A burst of load from another process can slow the whole measurement of one benchmark (about half a
@@ -162,7 +163,7 @@ compare)
 table)
     for run in $(seq 1 "$RUNS"); do
         echo "bench-micro: run $run of $RUNS (load average $(loadavg))" >&2
-        "$PY" "${pytest_args[@]}" bench/micro --benchmark-json="$tmp/run$run.json" "$@" >/dev/null
+        "$PY" "${pytest_args[@]}" bench/micro "$@" --benchmark-json="$tmp/run$run.json" >/dev/null
     done
     echo "Measured with: bash scripts/bench-micro.sh --table $*"
     echo
