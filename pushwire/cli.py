@@ -127,6 +127,9 @@ def resolve_options(args: argparse.Namespace, environ: dict[str, str] | None = N
         flag = getattr(args, name, None)
         if flag is not None:
             values[name] = flag
+    # the event loop would take 70000 as 70000 % 65536 and listen on a port nobody asked for
+    if not 0 <= values["port"] <= 65535:
+        raise ConfigError(f"port must be 0..65535 (0 picks a free one), got {values['port']}")
     return values
 
 
