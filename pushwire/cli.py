@@ -50,6 +50,17 @@ examples:
        http://127.0.0.1:9100/rps/publish
 """
 
+
+def _boolean(text: str) -> bool:
+    # anything else is a typo, not "false": PUSHWIRE_DEMO=flase must not quietly turn the demo off
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"not a boolean: {text!r}")
+
+
 # option name -> (type, default); the single source for flags, environment and TOML keys
 OPTIONS: dict[str, tuple[Callable[[str], Any], Any]] = {
     "host": (str, "127.0.0.1"),
@@ -64,8 +75,8 @@ OPTIONS: dict[str, tuple[Callable[[str], Any], Any]] = {
     "history_age": (float, 300.0),
     "max_message_bytes": (int, 1024 * 1024),
     "ping_interval": (float, 20.0),
-    "demo": (lambda text: text.lower() in ("1", "true", "yes", "on"), True),
-    "echo": (lambda text: text.lower() in ("1", "true", "yes", "on"), False),
+    "demo": (_boolean, True),
+    "echo": (_boolean, False),
     "log_level": (str, "info"),
 }
 
