@@ -153,9 +153,40 @@ def _read_toml(path: str) -> dict[str, Any]:
     unknown = sorted(set(data) - set(OPTIONS))
     if unknown:
         raise ConfigError(f"unknown keys in {path}: {', '.join(unknown)}")
-    if isinstance(data.get("tokens"), str):
-        data["tokens"] = OPTIONS["tokens"][0](data["tokens"])
-    return data
+    return {name: _toml_value(path, name, value) for name, value in data.items()}
+
+
+def _toml_value(path: str, name: str, value: Any) -> Any:
+    """Check a TOML value's type against the option's default (TOML is typed: no parsing from text here)."""
+    default = OPTIONS[name][1]
+    if name == "tokens":
+        if isinstance(value, str):
+            return OPTIONS["tokens"][0](value)
+        if isinstance(value, list) and all(isinstance(token, str) for token in value):
+            return value
+    elif isinstance(default, bool):  # before int: bool is an int subclass
+        if isinstance(value, bool):
+            return value
+    elif isinstance(default, float):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif isinstance(default, int):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif isinstance(value, str):  # the text options (their default is a string or None)
+        return value
+    raise ConfigError(f"{path}: {name} = {value!r} has the wrong type (expected {_toml_type(name)})")
+
+
+def _toml_type(name: str) -> str:
+    default = OPTIONS[name][1]
+    if name == "tokens":
+        return "a list of strings or a comma-separated string"
+    if isinstance(default, bool):
+        return "true or false"
+    if isinstance(default, float):
+        return "a number"
+    return "an integer" if isinstance(default, int) else "a string"
 
 
 def load_object(spec: str, what: str) -> Any:
