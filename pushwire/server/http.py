@@ -35,7 +35,7 @@ class HttpConnection(asyncio.Protocol):
     """One client's HTTP/1.1 connection, until it closes or is upgraded."""
 
     __slots__ = ("config", "router", "metrics", "loop", "tracker", "transport", "parser", "busy", "upgraded",
-                 "closed", "last_activity", "partial_since", "body_since", "peer")
+                 "closed", "last_activity", "partial_since", "body_since", "peer", "writing_paused")
 
     def __init__(self, config: HttpConfig, router: Router, metrics: Metrics, loop: asyncio.AbstractEventLoop,
                  tracker: set[Any]) -> None:
@@ -56,6 +56,8 @@ class HttpConnection(asyncio.Protocol):
         #: when the current request's body started to arrive (it has body_timeout_s, not header_timeout_s)
         self.body_since: float | None = None
         self.peer: Any = None
+        #: the transport's write buffer is full: the client is not reading its answers
+        self.writing_paused = False
 
     # asyncio.Protocol
 
@@ -76,8 +78,8 @@ class HttpConnection(asyncio.Protocol):
         except HttpError:
             self.abort()  # the parser already failed and its answer was sent
             return
-        if self.busy:
-            # an asynchronous route is running: read no more until it answered (back-pressure on pipelining)
+        if self.busy or self.writing_paused:
+            # an asynchronous route is running, or the client is not reading: read no more until it answered
             self.transport.pause_reading()  # type: ignore[union-attr]
             return
         self._process()
@@ -85,10 +87,23 @@ class HttpConnection(asyncio.Protocol):
     def eof_received(self) -> bool | None:
         return None  # close our side too
 
+    def pause_writing(self) -> None:
+        # A client that pipelines requests without reading the answers would have us buffer answers without
+        # bound: answer nothing more, and read nothing more, until it catches up.
+        self.writing_paused = True
+        if self.transport is not None and not self.closed:
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.writing_paused = False
+        if not (self.closed or self.upgraded or self.busy):
+            self.transport.resume_reading()  # type: ignore[union-attr]
+            self._process()
+
     # request loop
 
     def _process(self) -> None:
-        while not (self.busy or self.upgraded or self.closed):
+        while not (self.busy or self.upgraded or self.closed or self.writing_paused):
             try:
                 request = self.parser.next_request()
             except HttpError as exc:
@@ -141,7 +156,7 @@ class HttpConnection(asyncio.Protocol):
             if response is None:  # the route upgraded the connection (SSE) or answered itself
                 return
             self.respond(response, keep_alive=keep_alive)
-        if not self.closed:
+        if not (self.closed or self.writing_paused):
             self.transport.resume_reading()  # type: ignore[union-attr]
             self._process()
 
@@ -192,6 +207,12 @@ class HttpConnection(asyncio.Protocol):
     def check_timeouts(self, now: float) -> None:
         """Cut a head or a body that arrives too slowly (408) and idle keep-alive connections."""
         if self.busy or self.closed:
+            return
+        if self.writing_paused:
+            # its requests wait for it to read; a client that stops reading for good is dropped when idle
+            # (abort: close() would wait for the full write buffer to drain)
+            if now - self.last_activity > self.config.keepalive_timeout_s:
+                self.abort()
             return
         if self.body_since is not None:
             if now - self.body_since > self.config.body_timeout_s:
