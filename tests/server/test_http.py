@@ -188,6 +188,26 @@ async def test_expect_100_continue(server):
     conn.close()
 
 
+async def test_pipelined_requests_wait_while_the_client_does_not_read(start_server):
+    server = await start_server(demo=True)
+    conn = await RawHttp.connect(server.port, rcvbuf=8192)
+    request = build_request("GET", "/pushwire.js")
+    n = 1000  # 1000 answers of about 26 KB: far more than the socket buffers hold
+    conn.send(request * n)
+    await asyncio.sleep(0.5)
+    # the server stopped answering (and reading) once its write buffer was full, instead of buffering ~26 MB
+    answered = server.metrics.get("http_requests")
+    assert answered < n / 2, answered
+    sizes = set()
+    for _ in range(n):  # once the client reads, every answer comes, in order
+        response = await conn.read_response()
+        assert response.status == 200
+        sizes.add(len(response.body))
+    assert len(sizes) == 1 and server.metrics.get("http_requests") == n
+    assert (await conn.fetch("GET", "/healthz")).status == 200
+    conn.close()
+
+
 async def test_slow_headers_are_cut_while_others_are_served(start_server):
     server = await start_server(http=HttpConfig(header_timeout_s=1.0, keepalive_timeout_s=30.0))
     loop = asyncio.get_running_loop()
