@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from ..errors import HandshakeError, HttpError, ProtocolError
+from ..errors import CloseCode, HandshakeError, HttpError, ProtocolError
 from ..hub.hub import dumps
 from ..protocol.http11 import (
     Request,
@@ -139,6 +139,9 @@ class Routes:
         try:
             await service.validate(client_id, token, refs)
         except ProtocolError as exc:
+            if exc.code == CloseCode.INTERNAL_ERROR:
+                # the validator failed (its backend is down, say): not the client's fault, unlike 401/403
+                raise self._refuse(500, exc.reason) from None
             self.metrics.inc("auth_rejected")
             # 401 only when the validator refused a request without a token: another client's personal stream
             # is refused before the validator runs, whatever the token
