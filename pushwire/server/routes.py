@@ -163,8 +163,10 @@ class Routes:
         seen = set()
         system = self.service.system_channel
         for name in filter(None, (part.strip() for part in channels.split(","))):
+            if name == system.wire_name:
+                continue  # may be listed, with no effect (it is not a stream: parsing it would refuse it)
             ref = self._parse(name)
-            if ref.channel is system or ref.name in seen:
+            if ref.name in seen:
                 continue
             seen.add(ref.name)
             refs.append(ref)
