@@ -306,6 +306,32 @@ async def test_validator_that_needs_no_token_refuses_with_403(start_server):
     sse.close()
 
 
+async def test_failing_validator_is_a_server_error_not_a_refusal(start_server):
+    def broken(client_id, token, streams):
+        raise RuntimeError("the user database is down")
+
+    server = await start_server(auth=broken)
+    for params in ({}, {"token": "t"}):
+        with pytest.raises(Refused) as refused:
+            await SseClient.open(server.port, {"client_id": str(uuid.uuid4()), "channels": "chat", **params})
+        # not 401/403: the client did nothing wrong and may retry later (WebSocket closes with 1011)
+        assert refused.value.response.status == 500
+    assert server.metrics.get("auth_validator_errors") == 2
+
+
+async def test_system_channel_in_channels_is_ignored_and_stream_limit(server):
+    sse, auth_ok = await open_sse(server.port, channels="system,chat,chat")
+    assert list(auth_ok.payload["streams"]) == ["chat"]
+    sse.close()
+    many = ",".join(f"chat:t{i}" for i in range(65))
+    with pytest.raises(Refused) as refused:
+        await SseClient.open(server.port, {"client_id": str(uuid.uuid4()), "channels": many})
+    assert refused.value.response.status == 400
+    sse, auth_ok = await open_sse(server.port, channels=",".join(f"chat:t{i}" for i in range(64)))
+    assert len(auth_ok.vector) == 64
+    sse.close()
+
+
 async def test_sse_clients_are_connected_and_reachable_by_send(server):
     client_id = str(uuid.uuid4())
     sse, auth_ok = await open_sse(server.port, client_id.upper(), "chat")  # read in lower case
