@@ -92,6 +92,10 @@ def impl(fullname):
     return match.group(1) if match else fullname.rsplit("::", 1)[-1].removeprefix("test_")
 
 
+def times(ratio):
+    return f"{ratio:,.0f}x" if ratio >= 100 else f"{ratio:.1f}x" if ratio >= 10 else f"{ratio:.2f}x"
+
+
 def fmt(seconds):
     for unit, scale in (("ms", 1e3), ("us", 1e6), ("ns", 1e9)):
         value = seconds * scale
@@ -104,6 +108,9 @@ groups = defaultdict(dict)
 for (group, fullname), values in medians.items():
     groups[group][impl(fullname)] = statistics.median(values)
 cpu = machine.get("cpu", {})
+commit = data.get("commit_info", {})
+print(f"Commit {commit.get('id', '?')[:10]}{' (uncommitted changes)' if commit.get('dirty') else ''}, "
+      f"{commit.get('time', '?')}.")
 print(f"Machine: {cpu.get('brand_raw', '?')}, {cpu.get('count', '?')} cores; "
       f"{machine['python_implementation']} {machine['python_version']}, Cython {machine.get('cython', '?')}, "
       f"orjson {machine.get('orjson', '?')}. Each cell: the median of {len(sys.argv) - 1} runs' medians.\n")
@@ -114,8 +121,8 @@ for group in sorted(groups):
     compiled, model = row.pop("cython", None), row.pop("model", None)
     if compiled is None and len(row) == 1 and model is None:  # a single unparametrised benchmark (publish)
         compiled = row.popitem()[1]
-    ratio = f"{model / compiled:.1f}x" if compiled and model else "-"
-    others = ", ".join(f"{name} {fmt(value)}" + (f" ({value / compiled:.2f}x)" if compiled else "")
+    ratio = times(model / compiled) if compiled and model else "-"
+    others = ", ".join(f"{name} {fmt(value)}" + (f" ({times(value / compiled)})" if compiled else "")
                        for name, value in sorted(row.items()))
     print(f"| {group} | {fmt(compiled) if compiled else '-'} | {fmt(model) if model else '-'} | {ratio} "
           f"| {others} |")
@@ -165,7 +172,7 @@ table)
         echo "bench-micro: run $run of $RUNS (load average $(loadavg))" >&2
         "$PY" "${pytest_args[@]}" bench/micro "$@" --benchmark-json="$tmp/run$run.json" >/dev/null
     done
-    echo "Measured with: bash scripts/bench-micro.sh --table $*"
+    echo "Measured with: bash scripts/bench-micro.sh --table${*:+ $*}"
     echo
     "$PY" "$tmp/table.py" "$tmp"/run*.json
     ;;
