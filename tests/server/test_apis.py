@@ -238,6 +238,22 @@ async def test_subscribed_streams_survive_a_reconnect_through_the_vector(server)
     sse.close()
 
 
+async def test_websocket_client_may_use_send(server):
+    client_id = str(uuid.uuid4())
+    ws = await RawWs.connect(server.port)
+    auth_ok = await ws.auth(client_id, ["chat"])
+    token = auth_ok["session_token"]
+    body = {"client_id": client_id, "type": "subscribe", "channels": ["events"]}
+    assert (await post_json(server.port, "/rps/send", body, token=token)).status == 202
+    subscribed = await ws.recv_json()
+    assert subscribed["payload"]["type"] == "subscribed" and "events" in subscribed["payload"]["streams"]
+    body = {"client_id": client_id, "channel": "chat", "payload": "via http"}
+    assert (await post_json(server.port, "/rps/send", body, token=token)).status == 202
+    assert await ws.recv_json() == {"channel": "chat", "cursor": 1, "client_id": client_id, "payload": "via http"}
+    await server.publish("events", "subscribed over http")
+    assert (await ws.recv_json())["payload"] == "subscribed over http"
+
+
 async def test_send_errors(server):
     client_id = str(uuid.uuid4())
     sse, auth_ok = await open_sse(server.port, client_id, "chat")
