@@ -11,7 +11,8 @@
 #
 # Extra arguments go to pytest, e.g. `bash scripts/bench-micro.sh -k lanes`.
 # Environment: PYTHON (default .venv/bin/python); BENCH_MICRO_FAIL (default median:15%);
-# BENCH_MICRO_CONFIRM=0 fails on the first run alone; BENCH_MICRO_STORAGE (default bench/micro/baseline);
+# BENCH_MICRO_CONFIRM=0 fails on the first run alone; BENCH_MICRO_STORAGE (default bench/micro/baseline; keep
+# it inside the repository: pytest-benchmark 5.3 crashes on a storage outside it when machine_info differs);
 # BENCH_MICRO_RUNS (--table, default 3).
 #
 # The baseline only means something on the machine (and Python, Cython, compiler) that saved it: on another
@@ -31,7 +32,7 @@ case "${1:-}" in
     --save) mode=save; shift ;;
     --table) mode=table; shift ;;
     --compare) shift ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
 esac
 
 # no pytest cache (it would write .pytest_cache); no GC pauses landing in random rounds
@@ -58,11 +59,11 @@ for path in sorted(pathlib.Path(baseline_dir).glob("*.json")):
     saved.update({b["fullname"]: b["stats"] for b in baseline["benchmarks"]})
     build_now = run["machine_info"].get("pushwire_core_build", {})
     build_then = baseline["machine_info"].get("pushwire_core_build", {})
-    for module in sorted(set(build_now) & set(build_then)):
-        if build_now[module] != build_then[module]:
-            print(f"bench-micro: WARNING: pushwire._core.{module} is built with '{build_now[module]}', the "
-                  f"baseline with '{build_then[module]}': compiler flags alone move some medians by 25%",
-                  file=sys.stderr)
+    changed = [f"{m} ('{build_now[m]}', baseline '{build_then[m]}')"
+               for m in sorted(set(build_now) & set(build_then)) if build_now[m] != build_then[m]]
+    if changed:
+        print(f"bench-micro: WARNING: core modules built unlike the baseline: {', '.join(changed)}; "
+              "compiler flags alone move some medians by 25%", file=sys.stderr)
 for name in sorted(set(current) - set(saved)):
     print(f"bench-micro: WARNING: {name} has no baseline, not compared (--save adds it)", file=sys.stderr)
 check = re.fullmatch(r"(min|max|mean|median|stddev|iqr):([0-9]+)%", fail)
