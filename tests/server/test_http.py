@@ -241,7 +241,7 @@ async def test_slow_headers_are_cut_while_others_are_served(start_server):
     data = closed.result()
     assert data == b"" or data.startswith(b"HTTP/1.1 408 ")
     assert 0.9 < cut_after < 3.5, cut_after
-    assert served >= 5
+    assert served >= 3
     trickler.cancel()
     assert (await other.fetch("GET", "/healthz")).status == 200
     other.close()

@@ -225,7 +225,7 @@ async def test_abuse_is_answered_and_others_keep_receiving(start_server, case):
     await publisher
     for _ in range(5):  # and after the abuse
         sent.append(await server.publish("chat", {"n": len(sent)}))
-    assert len(sent) >= 10
+    assert len(sent) >= 7  # at least two before or during the abuse, five after
     got = [await observer.recv_json() for _ in range(len(sent))]
     assert [f["cursor"] for f in got] == sent == list(range(1, len(sent) + 1))
     assert [f["payload"] for f in got] == [{"n": i} for i in range(len(sent))]
