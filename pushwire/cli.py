@@ -252,7 +252,8 @@ async def run(server: PushServer, host: str, port: int) -> None:
         loop.add_signal_handler(sig, stop.set)
     await server.start(host, port)
     # server.port, not port: with --port 0 only the server knows which port it was given
-    print(f"pushwire {__version__} serving on http://{host}:{server.port}/ "
+    netloc = f"[{host}]" if ":" in host else host  # an IPv6 address is bracketed in a URL
+    print(f"pushwire {__version__} serving on http://{netloc}:{server.port}/ "
           f"(WebSocket /rps, SSE /rps/sse){'; demo page on /' if server.config.demo else ''}", flush=True)
     await stop.wait()
     log.info("shutting down")
