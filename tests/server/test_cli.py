@@ -23,13 +23,13 @@ import pytest
 from pushwire import __version__
 from pushwire.auth import make_token
 
-from .rawhttp import Refused, SseClient, fetch, post_json
+from .rawhttp import RawHttp, Refused, SseClient, fetch, post_json
 from .rawws import Closed, RawWs
 
 _SCRIPT = Path(sys.executable).with_name("pushwire-serve")
 SERVE = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "pushwire.cli"]
 START_TIMEOUT = 15.0
-_BANNER = re.compile(r"serving on http://127\.0\.0\.1:(\d+)/")
+_BANNER = re.compile(r"serving on http://(?:127\.0\.0\.1|\[::1\]):(\d+)/")
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -182,6 +182,14 @@ async def test_defaults_serve_the_demo_and_the_chat_relay():
         await ws.auth(client_id, ["chat"])
         ws.send_json({"channel": "chat", "payload": "hello"})
         assert await ws.recv_json() == {"channel": "chat", "cursor": 1, "client_id": client_id, "payload": "hello"}
+
+
+async def test_ipv6_host_banner_is_a_valid_url():
+    async with serve("--host", "::1", "--port", "0", "--no-demo") as server:
+        assert f"serving on http://[::1]:{server.port}/ " in server.banner
+        conn = await RawHttp.connect(server.port, host="::1")
+        assert (await conn.fetch("GET", "/healthz", host="[::1]")).status == 200
+        conn.close()
 
 
 async def test_flags():
