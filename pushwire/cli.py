@@ -141,6 +141,10 @@ def resolve_options(args: argparse.Namespace, environ: dict[str, str] | None = N
     # the event loop would take 70000 as 70000 % 65536 and listen on a port nobody asked for
     if not 0 <= values["port"] <= 65535:
         raise ConfigError(f"port must be 0..65535 (0 picks a free one), got {values['port']}")
+    # WebSocketConfig does not check these: 0 would refuse every message (1009) or ping every second
+    for name in ("max_message_bytes", "ping_interval"):
+        if values[name] <= 0:
+            raise ConfigError(f"{name.replace('_', '-')} must be > 0, got {values[name]}")
     return values
 
 
