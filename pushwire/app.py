@@ -35,6 +35,8 @@ from .server.service import AuthValidator, ChannelHandler, PushService
 
 __all__ = ["PushServer"]
 
+_MAX_CACHED_REFS = 4096
+
 log = logging.getLogger("pushwire.server")
 
 
@@ -81,6 +83,7 @@ class PushServer:
         self._connect_hooks: list[Callable[[str], Any]] = []
         self._disconnect_hooks: list[Callable[[str], Any]] = []
         self._servers: list[asyncio.AbstractServer] = []
+        self._refs: dict[tuple[Any, str | None, str | None], StreamRef] = {}
         self._closed: asyncio.Event | None = None
 
     # -- application callbacks ------------------------------------------------------------------------------
@@ -132,6 +135,37 @@ class PushServer:
 
         With ``client_id`` the frame goes to that client's personal stream of the channel (as :meth:`send`).
         """
+        ref = self._stream_ref(channel, topic, client_id)
+        publication = await self.hub.publish(ref, payload_json, client_id=frame_client_id)
+        return publication.offset, publication.stream
+
+    def publish_now(self, channel: ChannelKind | str, payload: Any, *, topic: str | None = None,
+                    client_id: str | None = None) -> int:
+        """:meth:`publish` without awaiting, for synchronous code (handlers, callbacks); return the cursor.
+
+        Works with a broker that assigns offsets in this process (the default memory broker); raises
+        NotImplementedError with a broker that must be awaited.
+        """
+        cursor, _ = self.publish_json_now(channel, dumps(payload), topic=topic, frame_client_id=client_id)
+        return cursor
+
+    def publish_json_now(self, channel: ChannelKind | str, payload_json: bytes, *, topic: str | None = None,
+                         client_id: str | None = None, frame_client_id: str | None = None) -> tuple[int, str]:
+        """:meth:`publish_json` without awaiting (see :meth:`publish_now`)."""
+        ref = self._stream_ref(channel, topic, client_id)
+        publication = self.hub.publish_now(ref, payload_json, client_id=frame_client_id)
+        return publication.offset, publication.stream
+
+    @property
+    def publishes_synchronously(self) -> bool:
+        """True when :meth:`publish_now` works (the broker assigns offsets in this process)."""
+        return self.hub.broker.synchronous
+
+    def _stream_ref(self, channel: ChannelKind | str, topic: str | None, client_id: str | None) -> StreamRef:
+        key = (channel, topic, client_id)
+        ref = self._refs.get(key)
+        if ref is not None:
+            return ref
         member = self._channel(channel)
         if member.is_system:
             raise ValueError("cannot publish on the system channel")
@@ -141,8 +175,10 @@ class PushServer:
             ref = StreamRef.personal(member, _client(client_id))
         else:
             ref = StreamRef.of(member, check_topic(topic) if topic is not None else None)
-        publication = await self.hub.publish(ref, payload_json, client_id=frame_client_id)
-        return publication.offset, publication.stream
+        if len(self._refs) >= _MAX_CACHED_REFS:
+            self._refs.clear()  # a bounded cache of parsed stream names: the common case is a few hot streams
+        self._refs[key] = ref
+        return ref
 
     async def send(self, client_id: str, frame_or_channel: Frame | ChannelKind | str, payload: Any = None) -> int:
         """Send to one client, on its personal stream of the channel; return the frame's cursor.

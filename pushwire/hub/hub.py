@@ -109,7 +109,15 @@ class Hub:
         if ref.is_personal:
             self._note_personal(ref)
         publication = await self.broker.publish(ref.name, _encoder(ref, payload_json, client_id))
-        self.metrics.inc("publications")
+        self.metrics.counters["publications"] += 1
+        return publication
+
+    def publish_now(self, ref: StreamRef, payload_json: bytes, *, client_id: str | None = None) -> Publication:
+        """:meth:`publish` without waiting, for a broker with ``synchronous = True`` (the memory broker)."""
+        if ref.is_personal:
+            self._note_personal(ref)
+        publication = self.broker.publish_now(ref.name, _encoder(ref, payload_json, client_id))
+        self.metrics.counters["publications"] += 1
         return publication
 
     def handle_publication(self, publication: Publication) -> None:

@@ -204,7 +204,7 @@ class Routes:
             self.service.handle_session_event(client, event)
         return build_response(202, keep_alive=request.keep_alive)
 
-    async def publish(self, connection: HttpConnection, request: Request) -> bytes:
+    def publish(self, connection: HttpConnection, request: Request) -> bytes | Awaitable[bytes]:
         key = self.config.publish_api_key
         if not key:
             raise self._refuse(404, "the publish API is off (no API key configured)")
@@ -218,9 +218,20 @@ class Routes:
         if "payload" not in body:
             raise self._refuse(400, "publish needs a payload")
         server = self.service.face
+        args = (body.get("channel"), dumps(body["payload"]))
+        options = {"topic": body.get("topic"), "client_id": body.get("client_id")}
+        if not server.publishes_synchronously:
+            return self._publish_async(request, server, args, options)
         try:
-            cursor, stream = await server.publish_json(
-                body.get("channel"), dumps(body["payload"]), topic=body.get("topic"), client_id=body.get("client_id"))
+            cursor, stream = server.publish_json_now(*args, **options)
+        except (ProtocolError, ValueError, TypeError) as exc:
+            raise self._refuse(400, str(exc)) from None
+        return json_response(200, {"stream": stream, "cursor": cursor}, keep_alive=request.keep_alive)
+
+    async def _publish_async(self, request: Request, server: Any, args: tuple[Any, ...],
+                             options: dict[str, Any]) -> bytes:
+        try:
+            cursor, stream = await server.publish_json(*args, **options)
         except (ProtocolError, ValueError, TypeError) as exc:
             raise self._refuse(400, str(exc)) from None
         return json_response(200, {"stream": stream, "cursor": cursor}, keep_alive=request.keep_alive)

@@ -114,6 +114,7 @@ class PushService:
         self.backlog_limit = config.history.max_replay * 4 + config.queue.normal.max_count
         #: flushes every connection that has something to write, once per loop turn
         self.flusher = Flusher(loop.call_soon, metrics.counters, on_error=self._write_failed)
+        metrics.gauge("flush_passes", lambda: self.flusher.passes)
         metrics.gauge("connected_clients", lambda: len(self.clients))
         metrics.gauge("open_connections", lambda: len(self.connections))
 

@@ -58,6 +58,8 @@ class Broker(abc.ABC):
     """Assigns offsets, keeps history per stream, and delivers publications to the hub."""
 
     _handler: PublicationHandler | None = None
+    #: True when :meth:`publish_now` works: offsets are assigned in this process, without waiting
+    synchronous: bool = False
 
     def bind(self, handler: PublicationHandler) -> None:
         """Set the hub that receives publications; called once by the hub."""
@@ -72,6 +74,10 @@ class Broker(abc.ABC):
     @abc.abstractmethod
     async def publish(self, stream: str, encode: Encoder) -> Publication:
         """Assign the stream's next offset, encode, keep in history, deliver to the hub; return the publication."""
+
+    def publish_now(self, stream: str, encode: Encoder) -> Publication:
+        """Publish without waiting; only brokers with ``synchronous = True`` implement it."""
+        raise NotImplementedError(f"{type(self).__name__} publishes asynchronously: await publish()")
 
     @abc.abstractmethod
     async def read_history(self, stream: str, after: int, limit: int) -> HistoryRead:

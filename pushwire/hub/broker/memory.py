@@ -41,6 +41,8 @@ class MemoryBroker(Broker):
             it) by :meth:`sweep`, so personal streams of departed clients do not pile up.
     """
 
+    synchronous = True
+
     def __init__(self, history: HistoryConfig | None = None, *, idle_stream_ttl_s: float = 3600.0) -> None:
         self._history = history or HistoryConfig()
         self._idle_stream_ttl_s = idle_stream_ttl_s
