@@ -61,6 +61,12 @@ class QueueConfig:
     #: largest batch written in one flush (one ``writelines``)
     max_flush_bytes: int = 1 * MiB
 
+    def __post_init__(self) -> None:
+        for name in ("write_high_water_bytes", "max_flush_bytes"):
+            _positive(f"queue.{name}", getattr(self, name))
+        if not 0 <= self.write_low_water_bytes <= self.write_high_water_bytes:
+            raise ConfigError("queue.write_low_water_bytes must be between 0 and write_high_water_bytes")
+
 
 @dataclass(frozen=True, slots=True)
 class HistoryConfig:
@@ -89,6 +95,10 @@ class WebSocketConfig:
     close_timeout_s: float = 5.0
     auth_timeout_s: float = 10.0
 
+    def __post_init__(self) -> None:
+        for name in ("max_message_bytes", "ping_interval_s", "ping_timeout_s", "close_timeout_s", "auth_timeout_s"):
+            _positive(f"websocket.{name}", getattr(self, name))
+
 
 @dataclass(frozen=True, slots=True)
 class HttpConfig:
@@ -103,6 +113,11 @@ class HttpConfig:
     body_timeout_s: float = 30.0
     keepalive_timeout_s: float = 60.0
 
+    def __post_init__(self) -> None:
+        for name in ("max_request_line_bytes", "max_header_bytes", "max_headers", "max_body_bytes",
+                     "header_timeout_s", "body_timeout_s", "keepalive_timeout_s"):
+            _positive(f"http.{name}", getattr(self, name))
+
 
 @dataclass(frozen=True, slots=True)
 class SseConfig:
@@ -110,6 +125,11 @@ class SseConfig:
 
     heartbeat_s: float = 15.0
     retry_ms: int = 2000
+
+    def __post_init__(self) -> None:
+        _positive("sse.heartbeat_s", self.heartbeat_s)
+        if self.retry_ms < 0:
+            raise ConfigError("sse.retry_ms must be >= 0")
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,3 +162,9 @@ class ServerConfig:
     echo: bool = False
     #: how long a graceful shutdown waits for queues to drain
     shutdown_timeout_s: float = 5.0
+    #: most streams one WebSocket connection may subscribe to (SSE: the position vector's own limit)
+    max_streams_per_connection: int = 256
+
+    def __post_init__(self) -> None:
+        _positive("max_streams_per_connection", self.max_streams_per_connection)
+        _positive("shutdown_timeout_s", self.shutdown_timeout_s)

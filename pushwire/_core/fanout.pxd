@@ -59,6 +59,7 @@ cdef class Outbox:
     cdef object _backlog
     cdef set _catching_up
     cdef Py_ssize_t _backlog_limit
+    cdef Py_ssize_t _backlog_live
     cdef Py_ssize_t _refill_count
     cdef Py_ssize_t _refill_bytes
     cdef Py_ssize_t _max_flush_bytes
@@ -72,7 +73,7 @@ cdef class Outbox:
 
     cdef int c_deliver(self, Publication publication) except -2
     cdef int _push(self, object item, Py_ssize_t nbytes, Py_ssize_t lane, bint live=*) except -2
-    cdef int _to_backlog(self, Publication publication) except -2
+    cdef int _to_backlog(self, Publication publication, bint live) except -2
     cdef int _refill(self) except -1
     cpdef int deliver(self, Publication publication) except -2
     cpdef int push_system(self, object item, Py_ssize_t nbytes) except -2

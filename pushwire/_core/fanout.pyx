@@ -187,7 +187,7 @@ cdef class Outbox:
         if self.closed:
             return 0
         if self._catching_up is not None and publication.stream in self._catching_up:
-            return self._to_backlog(publication)
+            return self._to_backlog(publication, True)
         if self.kind == OUT_WS:
             return self._push(publication.ws_frame, PyBytes_GET_SIZE(publication.ws_frame), publication.lane)
         return self._push(publication, PyBytes_GET_SIZE(publication.json) + SSE_OVERHEAD, publication.lane)
@@ -222,7 +222,7 @@ cdef class Outbox:
             self._catching_up = set()
         self._catching_up.add(stream)
         for publication in publications:
-            if self._to_backlog(publication) < 0:
+            if self._to_backlog(publication, False) < 0:
                 return
         if not self.scheduled and not self.paused:
             self.scheduled = True
@@ -251,8 +251,14 @@ cdef class Outbox:
             self.flusher.mark(self)
         return 0
 
-    cdef int _to_backlog(self, Publication publication) except -2:
-        if len(self._backlog) >= self._backlog_limit:
+    cdef int _to_backlog(self, Publication publication, bint live) except -2:
+        # Replay is bounded by history (max_replay per stream) and already held there: only the live frames
+        # queued behind a catch-up count toward the limit, i.e. how far the client falls behind meanwhile.
+        if live:
+            self._backlog_live += 1
+            if self._backlog_live <= self._backlog_limit:
+                self._backlog.append(publication)
+                return 0
             self.overflows += 1
             self.stop()
             self.flusher.overflowed(self)
@@ -278,6 +284,7 @@ cdef class Outbox:
         if not backlog:
             self._backlog = None
             self._catching_up = None
+            self._backlog_live = 0
         return 0
 
     cpdef int flush(self) except -1:
@@ -305,6 +312,7 @@ cdef class Outbox:
         self.lanes.clear()
         self._backlog = None
         self._catching_up = None
+        self._backlog_live = 0
 
     def resume(self):
         """The transport drained below its low-water mark: flush again if anything waits."""

@@ -27,7 +27,7 @@ from ..config import HistoryConfig
 from ..metrics import Metrics
 from ..protocol.channels import ChannelKind
 from ..protocol.resume import ResumeDecision, decide_resume
-from ..protocol.streams import StreamRef, normalize_uuid, parse_stream
+from ..protocol.streams import StreamRef, normalize_uuid, parse_stream, personal_owner
 from .broker.base import Broker, StreamState
 from .broker.memory import MemoryBroker
 
@@ -282,10 +282,19 @@ class Hub:
         return self.broker.state(ref.name)
 
     def sweep(self) -> int:
-        """Trim history by age; forget idle streams nobody is subscribed to."""
-        dropped = self.broker.sweep(self._streams)
+        """Trim history by age; forget idle streams nobody is subscribed to (and what the hub kept of them)."""
+        dropped, forgotten = self.broker.sweep(self._streams)
         if dropped:
             self.metrics.inc("history_trimmed", dropped)
+        for name in forgotten:
+            self._acked.pop(name, None)
+            _, _, topic = name.partition(":")
+            owner = personal_owner(topic or None)
+            names = self._personal.get(owner) if owner else None
+            if names is not None:
+                names.discard(name)
+                if not names:
+                    del self._personal[owner]
         return dropped
 
 

@@ -28,6 +28,7 @@ from ..protocol.http11 import (
 )
 from ..protocol.session import Violation
 from ..protocol.streams import (
+    MAX_POSITION_CHARS,
     MAX_POSITION_ENTRIES,
     StreamError,
     StreamRef,
@@ -36,7 +37,7 @@ from ..protocol.streams import (
     parse_positions,
     parse_stream,
 )
-from .sse import SseConnection
+from .sse import SseConnection, vector_fits
 from .websocket import WebSocketConnection
 
 if TYPE_CHECKING:
@@ -134,8 +135,9 @@ class Routes:
         # are authorised like the others; an unknown stream in the vector is a bad request
         listed = {ref.name for ref in refs}
         refs += [self._parse(name) for name in positions if name not in listed]
-        if len(refs) > MAX_POSITION_ENTRIES:
-            raise self._refuse(400, f"at most {MAX_POSITION_ENTRIES} streams per SSE connection")
+        if not vector_fits({ref.name for ref in refs}):
+            raise self._refuse(400, f"at most {MAX_POSITION_ENTRIES} streams (and {MAX_POSITION_CHARS} id characters) "
+                                    "per SSE connection")
         try:
             await service.validate(client_id, token, refs)
         except ProtocolError as exc:
@@ -195,6 +197,8 @@ class Routes:
         body = _loads_object(body_bytes, self)
         client_id = self._client_of(request, body)
         client = self.service.clients[client_id]
+        if not client.authenticated:
+            raise self._refuse(409, "the client's session is not open yet (auth_ok not sent)")
         session = client.post_session()
         for event in session.receive_text(body_bytes):
             if isinstance(event, Violation):

@@ -40,7 +40,8 @@ from ..protocol.session import (
     Violation,
     negotiate_features,
 )
-from ..protocol.streams import MAX_POSITION_ENTRIES, StreamRef
+from ..protocol.streams import MAX_POSITION_CHARS, MAX_POSITION_ENTRIES, StreamRef
+from .sse import vector_fits
 
 __all__ = ["AuthValidator", "Connection", "PushService"]
 
@@ -111,7 +112,7 @@ class PushService:
         self._handler_chains: dict[Any, asyncio.Future[Any]] = {}
         self._sweeper: asyncio.Task[None] | None = None
         #: most publications one connection may have waiting to enter its lanes (replay plus what arrives meanwhile)
-        self.backlog_limit = config.history.max_replay * 4 + config.queue.normal.max_count
+        self.backlog_limit = config.queue.high.max_count + config.queue.normal.max_count + config.queue.low.max_count
         #: flushes every connection that has something to write, once per loop turn
         self.flusher = Flusher(loop.call_soon, metrics.counters, on_error=self._write_failed)
         metrics.gauge("flush_passes", lambda: self.flusher.passes)
@@ -282,15 +283,18 @@ class PushService:
     async def _subscribe(self, connection: Any, refs: Iterable[StreamRef], cursors: dict[str, int],
                          epochs: dict[str, str]) -> None:
         refs = list(refs)
-        if connection.kind == "sse" and len(connection.streams | {r.name for r in refs}) > MAX_POSITION_ENTRIES:
-            # the position vector (the SSE event id) must stay within its documented limit
-            connection.send_op(Error(ErrorCode.BAD_STREAM, f"at most {MAX_POSITION_ENTRIES} streams per SSE connection"))
+        too_many = self._too_many_streams(connection, refs)
+        if too_many:
+            self.metrics.inc("errors_bad_stream")
+            connection.send_op(Error(ErrorCode.BAD_STREAM, too_many))
+            self._release(connection)
             return
         try:
             await self.validate(connection.client_id, connection.auth_token, refs)
         except AuthRejected as exc:
             self.metrics.inc("subscribe_rejected")
-            connection.send_op(Error(ErrorCode.FORBIDDEN, exc.reason))
+            internal = exc.code == CloseCode.INTERNAL_ERROR
+            connection.send_op(Error(ErrorCode.INTERNAL if internal else ErrorCode.FORBIDDEN, exc.reason))
             self._release(connection)
             return
         if connection.closed:
@@ -305,6 +309,17 @@ class PushService:
         self._announce_losses(connection, prepared)
         self.hub.activate(connection, prepared)
         self._release(connection)
+
+    def _too_many_streams(self, connection: Any, refs: list[StreamRef]) -> str | None:
+        """Why a subscribe would take the connection over its stream limits, or None."""
+        names = connection.streams | {ref.name for ref in refs}
+        if connection.kind == "sse":
+            if not vector_fits(names):
+                # the position vector (the SSE event id) must stay within its documented limits
+                return f"at most {MAX_POSITION_ENTRIES} streams (and {MAX_POSITION_CHARS} id characters) per SSE connection"
+        elif len(names) > self.config.max_streams_per_connection:
+            return f"at most {self.config.max_streams_per_connection} streams per connection"
+        return None
 
     async def subscribe_sse(self, connection: Any, refs: Iterable[StreamRef], cursors: dict[str, int],
                             epochs: dict[str, str]) -> None:

@@ -12,12 +12,12 @@ The client sends nothing on this socket: its acks and messages come over ``POST 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..protocol.messages import Auth, AuthOk, Goodbye, Op, encode_op
 from ..protocol.session import Session
-from ..protocol.streams import format_positions
+from ..protocol.streams import MAX_POSITION_CHARS, MAX_POSITION_ENTRIES, format_positions
 from .outbound import OUT_SSE, make_outbox
 
 if TYPE_CHECKING:
@@ -28,6 +28,21 @@ __all__ = ["SseConnection"]
 
 _HEARTBEAT = b": hb\n\n"
 _SYSTEM_LANE = 0
+
+
+def position_length(stream: str) -> int:
+    """Most characters one stream can take in a position vector (20-digit cursor, 32-character epoch)."""
+    return len(stream) + 1 + 20 + 1 + 32 + 1
+
+
+def vector_length(streams: Iterable[str]) -> int:
+    """Most characters the position vector of these streams can take."""
+    return sum(position_length(stream) for stream in streams)
+
+
+def vector_fits(streams: Collection[str]) -> bool:
+    """Whether a position vector of these streams stays within the limits of docs/protocol.md 9.3."""
+    return len(streams) <= MAX_POSITION_ENTRIES and vector_length(streams) <= MAX_POSITION_CHARS
 
 
 class _SystemEvent:
@@ -121,7 +136,8 @@ class SseConnection(asyncio.Protocol):
     def track_positions(self, positions: dict[str, tuple[int, str]]) -> None:
         """Add streams subscribed later to the position vector (so a reconnect resumes them too)."""
         for name, position in positions.items():
-            self.positions.setdefault(name, position)
+            if name in self.positions or self._room_for(name):
+                self.positions.setdefault(name, position)
 
     def forget_positions(self, names: Iterable[str]) -> None:
         """Drop unsubscribed streams from the position vector."""
@@ -151,15 +167,33 @@ class SseConnection(asyncio.Protocol):
         for item in batch:
             if isinstance(item, _SystemEvent):
                 parts.append(b"id: %s\nevent: system\ndata: %s\n\n" % (self._vector(), item.json))
+                continue
+            stream = item.stream
+            if stream in positions or (stream in self.streams and self._room_for(stream)):
+                positions[stream] = (item.offset, item.epoch)
+            if len(positions) == 1 and stream in positions:
+                # one stream: its id line is the same for every such connection, built once per publication
+                line = item.sse_id_line
+                if line is None:
+                    line = item.sse_id_line = b"id: %s\n" % self._vector()
+                parts.append(line)
             else:
-                positions[item.stream] = (item.offset, item.epoch)
                 parts.append(b"id: %s\n" % self._vector())
-                parts.append(item.sse_body)
+            parts.append(item.sse_body)
         self.transport.writelines(parts)
         self.last_write = self.loop.time()
 
     def _vector(self) -> bytes:
         return format_positions(self.positions).encode()
+
+    def _room_for(self, stream: str) -> bool:
+        """Whether the position vector can take one more stream within its limits (docs/protocol.md 9.3).
+
+        A personal stream left out of a full vector still resumes safely: without a cursor it restarts from
+        the client's last ack.
+        """
+        return (len(self.positions) < MAX_POSITION_ENTRIES
+                and vector_length(self.positions) + position_length(stream) <= MAX_POSITION_CHARS)
 
     def on_overflow(self) -> None:
         # SSE has no close code: the client reconnects on its own and resumes from its Last-Event-ID.

@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 __all__ = ["WebSocketConnection"]
 
 _SYSTEM_LANE = 0
+#: messages held while the auth is decided (docs/protocol.md 5.1), and while a subscribe is validated
+_MAX_HELD_BEFORE_AUTH = 64
+_MAX_HELD_LIVE = 1024
 
 
 class WebSocketConnection(asyncio.Protocol):
@@ -124,8 +127,10 @@ class WebSocketConnection(asyncio.Protocol):
                 self.ws.send_text(data) if text else self.ws.send_binary(data)
             return
         if self.inbox is not None:  # an asynchronous step is running: keep order
-            if len(self.inbox) >= 64:
-                self.fail(CloseCode.POLICY_VIOLATION, "too many messages before auth_ok")
+            if len(self.inbox) >= (_MAX_HELD_LIVE if self.authenticated else _MAX_HELD_BEFORE_AUTH):
+                reason = "too many messages while a subscribe is pending" if self.authenticated \
+                    else "too many messages before auth_ok"
+                self.fail(CloseCode.POLICY_VIOLATION, reason)
                 return
             self.inbox.append(data if text else b"\x00" + data)
             return

@@ -92,5 +92,10 @@ class Broker(abc.ABC):
         """Drop history through ``offset`` (acknowledged frames of a personal stream)."""
 
     @abc.abstractmethod
-    def sweep(self, in_use: Container[str] = ()) -> int:
-        """Trim history by age and forget idle empty streams not in ``in_use``; return entries dropped."""
+    def sweep(self, in_use: Container[str] = ()) -> tuple[int, list[str]]:
+        """Trim history by age and forget idle empty streams not in ``in_use``.
+
+        Returns:
+            How many history entries were dropped, and the names of the streams forgotten (their epochs with
+            them: a client resuming one later is told ``epoch_changed``).
+        """

@@ -89,7 +89,7 @@ class MemoryBroker(Broker):
         if entry is not None:
             entry.replay.trim_through(offset)
 
-    def sweep(self, in_use: Container[str] = ()) -> int:
+    def sweep(self, in_use: Container[str] = ()) -> tuple[int, list[str]]:
         now = time.monotonic()
         dropped = 0
         forget = []
@@ -100,7 +100,7 @@ class MemoryBroker(Broker):
                 forget.append(name)
         for name in forget:
             del self._streams[name]
-        return dropped
+        return dropped, forget
 
     @property
     def stream_count(self) -> int:
