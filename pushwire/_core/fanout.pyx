@@ -323,6 +323,11 @@ cdef class Outbox:
             self.scheduled = True
             self.flusher.mark(self)
 
+    def compact(self):
+        """Give back lane storage while nothing is queued (called for idle connections)."""
+        if self._backlog is None:
+            self.lanes.compact()
+
     @property
     def backlog_size(self):
         """Publications waiting in the catch-up backlog."""

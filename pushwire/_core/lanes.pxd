@@ -32,6 +32,7 @@ cdef class _Ring:
     cdef object popleft(self, Py_ssize_t *nbytes)
     cdef void drop_oldest(self)
     cdef void clear(self)
+    cdef void release(self)
 
 
 @cython.final
@@ -42,4 +43,5 @@ cdef class PriorityLanes:
 
     cpdef int push(self, object item, Py_ssize_t nbytes, Py_ssize_t priority) except -2
     cpdef Py_ssize_t drain_into(self, list out, Py_ssize_t max_bytes=*) except -1
+    cpdef void compact(self)
     cpdef void clear(self)

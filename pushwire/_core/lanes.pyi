@@ -36,6 +36,8 @@ class PriorityLanes:
         """Queue ``item`` on lane 0 high, 1 normal, >=2 low; return a PUSH_* result."""
     def drain_into(self, out: list[Any], max_bytes: int = -1) -> int:
         """Move items into ``out`` by priority, FIFO per lane, up to ``max_bytes``; return bytes moved."""
+    def compact(self) -> None:
+        """Give back the storage of empty lanes (queued items are kept)."""
     def clear(self) -> None:
         """Drop every queued item (drop and overflow counters are kept)."""
     @property

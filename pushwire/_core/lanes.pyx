@@ -65,18 +65,17 @@ cdef class _Ring:
         self.max_count = max_count
         self.max_bytes = max_bytes
         self.policy = policy
-        self.cap = max_count if max_count < _INITIAL_CAP else _INITIAL_CAP
-        self.items = [None] * self.cap
-        self.sizes = <Py_ssize_t *>PyMem_Malloc(self.cap * sizeof(Py_ssize_t))
-        if self.sizes == NULL:
-            raise MemoryError()
+        # no storage until the first item: most connections are idle most of the time
+        self.cap = 0
+        self.items = []
+        self.sizes = NULL
 
     def __dealloc__(self):
         PyMem_Free(self.sizes)
 
     cdef int grow(self) except -1:
         """Double the ring's slots (up to ``max_count``), unwrapping it so the oldest item sits at slot 0."""
-        cdef Py_ssize_t new_cap = self.cap * 2
+        cdef Py_ssize_t new_cap = self.cap * 2 if self.cap else _INITIAL_CAP
         cdef Py_ssize_t i, j
         if new_cap > self.max_count:
             new_cap = self.max_count
@@ -151,13 +150,19 @@ cdef class _Ring:
 
     cdef void clear(self):
         cdef list old = self.items
-        self.cap = self.max_count if self.max_count < _INITIAL_CAP else _INITIAL_CAP
-        self.items = [None] * self.cap
+        self.release()
+        # `old` (and the references it holds) goes away when this function returns, after the state is reset.
+        del old
+
+    cdef void release(self):
+        """Forget every item and give the storage back (the next append allocates again)."""
+        PyMem_Free(self.sizes)
+        self.sizes = NULL
+        self.cap = 0
+        self.items = []
         self.head = 0
         self.count = 0
         self.nbytes = 0
-        # `old` (and the references it holds) goes away when this function returns, after the state is reset.
-        del old
 
 
 cdef int _check_policy(str name, int policy) except -1:
@@ -271,6 +276,15 @@ cdef class PriorityLanes:
                 total += size
                 moved += 1
         return total
+
+    cpdef void compact(self):
+        """Give back the storage of empty lanes (for idle connections; queued items are kept)."""
+        if self._high.count == 0 and self._high.cap:
+            self._high.release()
+        if self._normal.count == 0 and self._normal.cap:
+            self._normal.release()
+        if self._low.count == 0 and self._low.cap:
+            self._low.release()
 
     cpdef void clear(self):
         """Drop every queued item (counters of drops and overflows are kept)."""

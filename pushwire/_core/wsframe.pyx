@@ -47,7 +47,8 @@ cdef enum:
     _MAX_CONTROL_PAYLOAD = 125
     _MAX_HEADER = 14
     # An empty parser buffer larger than this is freed, so idle connections do not keep big buffers.
-    _KEEP_BUFFER_BYTES = 64 * 1024
+    # an emptied buffer is given back at once: idle connections then hold no parse buffer at all
+    _KEEP_BUFFER_BYTES = 0
     _MIN_BUFFER_BYTES = 4096
 
 cdef uint64_t _HIGH_BITS = 0x8080808080808080ULL

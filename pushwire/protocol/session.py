@@ -289,6 +289,10 @@ class Session:
             the limits of docs/protocol.md 11.4).
     """
 
+    __slots__ = ("_assembler", "_auth_pending", "_buffered_events", "_compression_threshold", "_dictionaries",
+                 "_fragments", "_held", "_max_payload_bytes", "_max_pending", "_wire_table", "binary",
+                 "channels", "client_id", "granted", "state", "system")
+
     def __init__(self, channels: type[ChannelKind], *, dictionaries: Mapping[int, bytes] = {},
                  compression_threshold: int = 512, max_payload_bytes: int = 1024 * 1024,
                  max_pending: int = MAX_PENDING_MESSAGES, assembler: FragmentAssembler | None = None) -> None:

@@ -178,6 +178,10 @@ class ServerWebSocket:
         failure: the protocol error that failed the connection, if any.
     """
 
+    __slots__ = ("_checked", "_close_sent", "_eof", "_events", "_msg_bytes", "_msg_opcode", "_msg_parts",
+                 "_outgoing", "_parser", "_utf8", "close_code", "close_reason", "failure", "max_frame_bytes",
+                 "max_message_bytes", "state")
+
     def __init__(self, *, max_message_bytes: int, max_frame_bytes: int | None = None) -> None:
         if max_message_bytes <= 0:
             raise ValueError("max_message_bytes must be > 0")

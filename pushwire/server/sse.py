@@ -230,6 +230,7 @@ class SseConnection(asyncio.Protocol):
             self.transport.abort()
 
     def check_timeouts(self, now: float) -> None:
+        self.outbox.compact()  # idle connections give back their lane storage
         """Write a heartbeat comment when nothing was written for a while; drop a close that does not finish."""
         if self.closing_since is not None:
             # transport.close() waits for the write buffer to drain, which a client that stopped reading never

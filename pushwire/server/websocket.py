@@ -250,6 +250,7 @@ class WebSocketConnection(asyncio.Protocol):
     # timers (called by the service's sweeper about once a second)
 
     def check_timeouts(self, now: float) -> None:
+        self.outbox.compact()  # idle connections give back their lane storage
         config = self.service.config.websocket
         if self.closing_since is not None:
             if now - self.closing_since > config.close_timeout_s:
