@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import importlib
 import logging
 import os
@@ -248,6 +249,17 @@ async def relay_chat(client_id: str, frame: Frame, server: PushServer) -> None:
     await server.publish(frame.channel, frame.payload, topic=frame.topic, client_id=client_id)
 
 
+def tune_gc() -> None:
+    """Make the cyclic GC cheap for a long-running server with many small, long-lived objects.
+
+    Everything allocated at start-up is moved out of the collector's view (``gc.freeze``), and the youngest
+    generation is collected every 50,000 allocations instead of 700: each connection allocates a few hundred
+    objects, so the default makes a 10,000-connection server scan its whole heap over and over.
+    """
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+
+
 async def run(server: PushServer, host: str, port: int) -> None:
     """Serve until SIGINT or SIGTERM, then shut down gracefully."""
     loop = asyncio.get_running_loop()
@@ -255,6 +267,7 @@ async def run(server: PushServer, host: str, port: int) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await server.start(host, port)
+    tune_gc()
     # server.port, not port: with --port 0 only the server knows which port it was given
     netloc = f"[{host}]" if ":" in host else host  # an IPv6 address is bracketed in a URL
     print(f"pushwire {__version__} serving on http://{netloc}:{server.port}/ "
