@@ -20,7 +20,7 @@ from libc.stdint cimport uint64_t
 
 from .lanes cimport LANE_PUSH_DROPPED_OLDEST, LANE_PUSH_OVERFLOW, PriorityLanes
 
-__all__ = ["Flusher", "OUT_SSE", "OUT_WS", "Outbox", "Publication", "StreamFanout"]
+__all__ = ["Flusher", "OUT_SSE", "OUT_WS", "Outbox", "Publication", "StreamFanout", "sse_parts"]
 
 cdef enum:
     # bytes an SSE event adds around the JSON frame (``id:``/``event:`` lines), for lane accounting
@@ -379,3 +379,42 @@ cdef class StreamFanout:
 
     def __iter__(self):
         return iter(list(self._outboxes))
+
+
+def sse_parts(list batch, dict positions, object streams, object room_for, object vector, object system_part):
+    """Turn one SSE connection's drained batch into the byte strings to write, updating its positions.
+
+    Args:
+        batch: drained items: publications, and system events (anything else).
+        positions: stream -> the last publication written (or a ``(cursor, epoch)`` start point); updated.
+        streams: the streams the connection is subscribed to (a stream outside it is written but not tracked).
+        room_for: ``room_for(stream)`` -> whether the position vector can take one more stream.
+        vector: ``vector()`` -> the position vector of ``positions``, as bytes.
+        system_part: ``system_part(item)`` -> the bytes of a system event (with the current vector).
+
+    A connection on one stream (the common case) shares each publication's ``id:`` line with every other
+    such connection: it is built once per publication, so the per-delivery work is a few C operations.
+    """
+    cdef list parts = []
+    cdef Publication publication
+    cdef bytes line
+    for item in batch:
+        if type(item) is not Publication:
+            parts.append(system_part(item))
+            continue
+        publication = <Publication>item
+        stream = publication.stream
+        if stream in positions or (stream in streams and room_for(stream)):
+            positions[stream] = publication
+        if len(positions) == 1 and stream in positions:
+            line = publication._sse_id_line
+            if line is None:
+                line = publication._sse_id_line = b"id: " + vector() + b"\n"
+        else:
+            line = b"id: " + vector() + b"\n"
+        parts.append(line)
+        if publication._sse_body is None:
+            publication._sse_body = (b"event: " + publication.event.encode() + b"\ndata: " + publication.json
+                                     + b"\n\n")
+        parts.append(publication._sse_body)
+    return parts

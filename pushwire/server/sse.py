@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 from ..protocol.messages import Auth, AuthOk, Goodbye, Op, encode_op
 from ..protocol.session import Session
 from ..protocol.streams import MAX_POSITION_CHARS, MAX_POSITION_ENTRIES, format_positions
+from .._core.fanout import Publication, sse_parts
 from .outbound import OUT_SSE, make_outbox
 
 if TYPE_CHECKING:
-    from ..hub.broker.base import Publication
     from .service import PushService
 
 __all__ = ["SseConnection"]
@@ -68,8 +68,8 @@ class SseConnection(asyncio.Protocol):
         self.session_token = ""
         self.auth_token: str | None = None
         self.streams: set[str] = set()
-        #: stream -> (cursor, epoch) of the last frame written (or the resume point)
-        self.positions: dict[str, tuple[int, str]] = {}
+        #: stream -> the last publication written, or the (cursor, epoch) resume point before the first one
+        self.positions: dict[str, Any] = {}
         self.closed = False
         self.authenticated = False
         self.last_write = service.loop.time()
@@ -162,29 +162,17 @@ class SseConnection(asyncio.Protocol):
     def write_batch(self, batch: list[Any]) -> None:
         if self.transport is None or self.closed:
             return
-        parts = []
-        positions = self.positions
-        for item in batch:
-            if isinstance(item, _SystemEvent):
-                parts.append(b"id: %s\nevent: system\ndata: %s\n\n" % (self._vector(), item.json))
-                continue
-            stream = item.stream
-            if stream in positions or (stream in self.streams and self._room_for(stream)):
-                positions[stream] = (item.offset, item.epoch)
-            if len(positions) == 1 and stream in positions:
-                # one stream: its id line is the same for every such connection, built once per publication
-                line = item.sse_id_line
-                if line is None:
-                    line = item.sse_id_line = b"id: %s\n" % self._vector()
-                parts.append(line)
-            else:
-                parts.append(b"id: %s\n" % self._vector())
-            parts.append(item.sse_body)
-        self.transport.writelines(parts)
+        self.transport.writelines(sse_parts(batch, self.positions, self.streams, self._room_for, self._vector,
+                                            self._system_part))
         self.last_write = self.loop.time()
 
+    def _system_part(self, item: _SystemEvent) -> bytes:
+        return b"id: %s\nevent: system\ndata: %s\n\n" % (self._vector(), item.json)
+
     def _vector(self) -> bytes:
-        return format_positions(self.positions).encode()
+        """The position vector: each stream's last written publication (or its start point)."""
+        return format_positions({stream: (p.offset, p.epoch) if isinstance(p, Publication) else p
+                                 for stream, p in self.positions.items()}).encode()
 
     def _room_for(self, stream: str) -> bool:
         """Whether the position vector can take one more stream within its limits (docs/protocol.md 9.3).
