@@ -84,7 +84,7 @@ class WebSocketConnection(asyncio.Protocol):
         high = self.service.config.queue.write_high_water_bytes
         low = self.service.config.queue.write_low_water_bytes
         transport.set_write_buffer_limits(high=high, low=low)  # type: ignore[attr-defined]
-        self.outbox.write = transport.writelines  # type: ignore[attr-defined]
+        self.outbox.write = transport.write  # type: ignore[attr-defined]
         self.service.track(self)
         self.metrics.inc("ws_connections")
 
