@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ErrorCode, ProtocolError
@@ -128,11 +128,11 @@ class StreamRef:
 
     channel: Any
     topic: str | None = None
+    #: the stream name, ``chat`` or ``chat:room42`` (computed once: it is read on every hub operation)
+    name: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def name(self) -> str:
-        """The stream name: ``chat`` or ``chat:room42``."""
-        return stream_name(self.channel.wire_name, self.topic)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", stream_name(self.channel.wire_name, self.topic))
 
     @property
     def is_personal(self) -> bool:

@@ -150,7 +150,9 @@ class PushService:
 
     def session_token(self, client_id: str) -> str:
         """The token ``auth_ok`` hands out; proves a later ack or send comes from that client."""
-        return hmac.new(self.secret, b"session:" + client_id.encode(), hashlib.sha256).hexdigest()[:40]
+        # keyed BLAKE2b is a MAC (RFC 7693 section 3) and a few times cheaper than HMAC-SHA256
+        return hashlib.blake2b(client_id.encode(), key=self.secret[:64], digest_size=20,
+                               person=b"pushwire-session").hexdigest()
 
     def check_session_token(self, client_id: str, token: str) -> bool:
         return hmac.compare_digest(self.session_token(client_id), token)

@@ -1,0 +1,62 @@
+"""The one-regex fast path of the HTTP head parser accepts exactly what the line-by-line checks accept."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pushwire.config import HttpConfig
+from pushwire.errors import HttpError
+from pushwire.protocol import http11
+
+TOKEN_CHARS = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+tokens = st.text(TOKEN_CHARS, min_size=1, max_size=8)
+# mostly valid bytes, sometimes the ones every rule is about (CR, LF, NUL, DEL, controls, obs-text, tabs)
+value_bytes = st.lists(st.sampled_from([b"a", b"Z", b" ", b"\t", b"/", b"\x80", b"\xff", b"\x7f", b"\x00",
+                                        b"\r", b"\x01", b":", b","]), max_size=8).map(b"".join)
+field = st.tuples(st.one_of(tokens.map(str.encode), st.sampled_from([b" x", b"\tx", b"a b", b""])),
+                  value_bytes).map(lambda nv: nv[0] + b":" + nv[1])
+heads = st.builds(
+    lambda method, target, version, fields: b"%s %s %s\r\n%s\r\n" % (
+        method, target, version, b"".join(f + b"\r\n" for f in fields)),
+    st.one_of(tokens.map(str.encode), st.just(b"G@T")),
+    st.sampled_from([b"/", b"/rps?x=1", b"/a%20b", b"*", b"http://h/x", b"/\x7f"]),
+    st.sampled_from([b"HTTP/1.1", b"HTTP/1.0", b"HTTP/2.0", b"HTTP/1.x", b"http/1.1"]),
+    st.lists(st.one_of(field, st.just(b"Host: example")), max_size=5),
+)
+
+
+def parse(head: bytes, fast: bool) -> object:
+    parser = http11.HttpRequestParser(HttpConfig())
+    try:
+        if not fast:
+            original, http11._FAST_HEAD = http11._FAST_HEAD, re.compile(rb"(?!)")
+        try:
+            parser.feed(head)
+            request = parser.next_request()
+        finally:
+            if not fast:
+                http11._FAST_HEAD = original
+    except HttpError as exc:
+        return ("error", exc.status)
+    assert request is not None
+    return (request.method, request.target, request.version, list(request.headers), request.keep_alive)
+
+
+@settings(max_examples=400, deadline=None)
+@given(heads)
+def test_fast_path_agrees_with_the_line_by_line_parser(head: bytes) -> None:
+    assert parse(head, fast=True) == parse(head, fast=False)
+
+
+@pytest.mark.parametrize("head", [
+    b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+    b"POST /rps/publish HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nX-Odd:  v\xe9 \t\r\n\r\n",
+    b"GET / HTTP/1.0\r\n\r\n",
+])
+def test_fast_path_is_taken_for_ordinary_heads(head: bytes) -> None:
+    assert http11._FAST_HEAD.fullmatch(head) is not None
+    assert parse(head, fast=True) == parse(head, fast=False)
