@@ -14,7 +14,7 @@ import hmac
 import inspect
 import logging
 import os
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any, Protocol
 
 from ..config import ServerConfig
@@ -165,15 +165,15 @@ class PushService:
             self._on_frame(connection, event.frame)
         elif isinstance(event, AuthRequested):
             connection.hold_inbox()
-            self._spawn(self._open_ws_session(connection, event))
+            self._run_eagerly(self._open_ws_session(connection, event))
         elif isinstance(event, SubscribeRequested):
             connection.hold_inbox()
-            self._spawn(self._subscribe(connection, event.streams, event.resume_cursors, event.resume_epochs))
+            self._run_eagerly(self._subscribe(connection, event.streams, event.resume_cursors, event.resume_epochs))
         elif isinstance(event, ResumeRangeRequested):
             connection.hold_inbox()
             name = event.stream.name
             epochs = {name: event.epoch} if event.epoch else {}
-            self._spawn(self._subscribe(connection, (event.stream,), {name: event.resume_cursor}, epochs))
+            self._run_eagerly(self._subscribe(connection, (event.stream,), {name: event.resume_cursor}, epochs))
         elif isinstance(event, UnsubscribeRequested):
             removed = self.hub.unsubscribe(connection, [ref.name for ref in event.streams])
             connection.streams.difference_update(removed)
@@ -386,6 +386,22 @@ class PushService:
 
     # -- tasks, hooks and the sweeper -----------------------------------------------------------------------
 
+    def _run_eagerly(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """Run a coroutine now, until it first waits; only then does it become a task.
+
+        Opening a session or subscribing usually never waits (a synchronous validator, the memory broker):
+        it then completes here, in the same loop turn, without a task, its scheduling or its latency.
+        """
+        try:
+            waiting_on = coro.send(None)
+        except StopIteration:
+            return
+        except Exception:
+            self.metrics.inc("internal_errors")
+            log.exception("pushwire session step failed")
+            return
+        self._spawn(_resume(coro, waiting_on))
+
     def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
         task = self.loop.create_task(coro)  # type: ignore[arg-type]
         self._tasks.add(task)
@@ -440,6 +456,27 @@ class PushService:
             connection.abort()
         for task in list(self._tasks):
             task.cancel()
+
+
+async def _resume(coro: Coroutine[Any, Any, Any], waiting_on: Any) -> Any:
+    """Drive a coroutine that was started by hand (see ``_run_eagerly``) from where it stopped.
+
+    Each time the coroutine yields a future (it awaits something), wait for that future here, then step the
+    coroutine again: it reads the future's result or exception itself, as it would inside a task.
+    """
+    while True:
+        try:
+            if waiting_on is None:  # a bare yield (asyncio.sleep(0)): give the loop one turn
+                await asyncio.sleep(0)
+            else:
+                await asyncio.wait([waiting_on])
+        except asyncio.CancelledError:
+            coro.close()
+            raise
+        try:
+            waiting_on = coro.send(None)
+        except StopIteration as done:
+            return done.value
 
 
 async def _after(previous: asyncio.Future[Any] | None, result: Awaitable[Any], on_error: Callable[[], None]) -> None:
