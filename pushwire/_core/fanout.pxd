@@ -71,6 +71,7 @@ cdef class Outbox:
     cdef readonly Py_ssize_t low_drops
     cdef readonly Py_ssize_t overflows
 
+    cdef inline Py_ssize_t _accounted(self, Publication publication)
     cdef int c_deliver(self, Publication publication) except -2
     cdef int _push(self, object item, Py_ssize_t nbytes, Py_ssize_t lane, bint live=*) except -2
     cdef int _to_backlog(self, Publication publication, bint live) except -2

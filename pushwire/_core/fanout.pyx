@@ -184,6 +184,12 @@ cdef class Outbox:
 
     # -- input ------------------------------------------------------------------------------------------
 
+    cdef inline Py_ssize_t _accounted(self, Publication publication):
+        """The bytes a publication takes in this outbox's lanes."""
+        if self.kind == OUT_WS:
+            return PyBytes_GET_SIZE(publication.ws_frame)
+        return PyBytes_GET_SIZE(publication.json) + SSE_OVERHEAD
+
     cdef int c_deliver(self, Publication publication) except -2:
         if self.closed:
             return 0
@@ -191,7 +197,7 @@ cdef class Outbox:
             return self._to_backlog(publication, True)
         if self.kind == OUT_WS:
             return self._push(publication.ws_frame, PyBytes_GET_SIZE(publication.ws_frame), publication.lane)
-        return self._push(publication, PyBytes_GET_SIZE(publication.json) + SSE_OVERHEAD, publication.lane)
+        return self._push(publication, self._accounted(publication), publication.lane)
 
     cpdef int deliver(self, Publication publication) except -2:
         """Queue a live publication; 0, or -1 when the connection overflowed (it will be cut)."""
@@ -211,9 +217,11 @@ cdef class Outbox:
             return
         if self._backlog is None and len(publications) + self.lanes._high.count + self.lanes._normal.count \
                 + self.lanes._low.count <= self._refill_count:
+            # sized as the lanes account them, on top of what is queued: a shortcut must not overflow a lane
             for publication in publications:
-                total += PyBytes_GET_SIZE(publication.json)
-            if total <= self._refill_bytes:
+                total += self._accounted(publication)
+            if total + self.lanes._high.nbytes + self.lanes._normal.nbytes + self.lanes._low.nbytes \
+                    <= self._refill_bytes:
                 for publication in publications:  # a small replay goes straight into the lanes
                     if self.c_deliver(publication) < 0:
                         return
@@ -230,6 +238,7 @@ cdef class Outbox:
             self.flusher.mark(self)
 
     cdef int _push(self, object item, Py_ssize_t nbytes, Py_ssize_t lane, bint live=True) except -2:
+        cdef Py_ssize_t dropped_before = self.lanes._low.dropped
         cdef int result = self.lanes.push(item, nbytes, lane)
         if result == LANE_PUSH_OVERFLOW:
             self.overflows += 1
@@ -237,8 +246,10 @@ cdef class Outbox:
             self.flusher.overflowed(self)
             return -1
         if result == LANE_PUSH_DROPPED_OLDEST:
-            self.low_drops += 1
-            self.flusher.counters["low_lane_drops"] += 1
+            # one push may evict several smaller frames: count frames, not pushes
+            dropped = self.lanes._low.dropped - dropped_before
+            self.low_drops += dropped
+            self.flusher.counters["low_lane_drops"] += dropped
         # only live frames count toward ``slow``: a refill from the backlog fills the lanes on purpose
         if live and lane < 2 and not self._warned:
             if (self.lanes._normal.count >= self._warn_normal_count
@@ -254,16 +265,17 @@ cdef class Outbox:
 
     cdef int _to_backlog(self, Publication publication, bint live) except -2:
         # Replay is bounded by history (max_replay per stream) and already held there: only the live frames
-        # queued behind a catch-up count toward the limit, i.e. how far the client falls behind meanwhile.
+        # waiting behind a catch-up count toward the limit, i.e. how far the client falls behind meanwhile.
+        # They are queued wrapped in a 1-tuple so that the refill knows which ones leave the count.
         if live:
+            if self._backlog_live >= self._backlog_limit:
+                self.overflows += 1
+                self.stop()
+                self.flusher.overflowed(self)
+                return -1
             self._backlog_live += 1
-            if self._backlog_live <= self._backlog_limit:
-                self._backlog.append(publication)
-                return 0
-            self.overflows += 1
-            self.stop()
-            self.flusher.overflowed(self)
-            return -1
+            self._backlog.append((publication,))
+            return 0
         self._backlog.append(publication)
         return 0
 
@@ -275,12 +287,14 @@ cdef class Outbox:
         lanes = self.lanes
         while backlog and (lanes._high.count + lanes._normal.count + lanes._low.count) < self._refill_count \
                 and (lanes._high.nbytes + lanes._normal.nbytes + lanes._low.nbytes) < self._refill_bytes:
-            publication = backlog.popleft()
-            if self.kind == OUT_WS:
-                item, nbytes = publication.ws_frame, PyBytes_GET_SIZE(publication.ws_frame)
+            entry = backlog.popleft()
+            if type(entry) is tuple:
+                publication = (<tuple>entry)[0]
+                self._backlog_live -= 1
             else:
-                item, nbytes = publication, PyBytes_GET_SIZE(publication.json) + SSE_OVERHEAD
-            if self._push(item, nbytes, publication.lane, False) < 0:
+                publication = <Publication>entry
+            item = publication.ws_frame if self.kind == OUT_WS else publication
+            if self._push(item, self._accounted(publication), publication.lane, False) < 0:
                 return 0
         if not backlog:
             self._backlog = None

@@ -1211,15 +1211,10 @@ class TestSseParts:
                            b'id: a=1~ep0\nevent: chat\ndata: {"p":"xx"}\n\n']
 
 
-# -- known bugs ---------------------------------------------------------------------------------------------
+# -- regressions: each of these was a bug ------------------------------------------------------------------
 
 
-class TestKnownBugs:
-    @pytest.mark.xfail(strict=True, reason=(
-        "Outbox.deliver_replay's small-replay shortcut checks the queued item count but not the queued bytes "
-        "(and sizes the replay by len(json), not by the ws_frame / json+64 the lanes account), so a replay "
-        "that 'fits' refill_count/refill_bytes can overflow a lossless lane and cut the connection instead of "
-        "waiting in the catch-up backlog"))
+class TestRegressions:
     def test_small_replay_cannot_overflow_queued_bytes(self, rig: Rig) -> None:
         queue = QueueConfig(high=LaneLimits(10, 1000), normal=LaneLimits(10, 1000), low=LaneLimits(10, 1000),
                             max_flush_bytes=1000)  # refill_count 5, refill_bytes 500 (make_outbox)
@@ -1234,9 +1229,6 @@ class TestKnownBugs:
         rig.schedule.drain()
         assert sink(box).keys == [("b", 1), ("a", 1), ("a", 2)]
 
-    @pytest.mark.xfail(strict=True, reason=(
-        "Outbox.deliver_replay's small-replay shortcut sizes an SSE replay by len(json) while the lanes "
-        "account len(json)+64 per event: a replay within refill_bytes overflows a lossless lane"))
     def test_small_sse_replay_cannot_overflow(self, rig: Rig) -> None:
         queue = QueueConfig(high=LaneLimits(100, 2000), normal=LaneLimits(100, 2000), low=LaneLimits(100, 2000),
                             max_flush_bytes=2000)  # refill_count 50, refill_bytes 1000
@@ -1247,10 +1239,6 @@ class TestKnownBugs:
         rig.schedule.drain()
         assert sink(box).offsets("a") == list(range(1, 41))
 
-    @pytest.mark.xfail(strict=True, reason=(
-        "Outbox._push adds 1 to low_drops and counters['low_lane_drops'] per push that dropped, not per frame "
-        "dropped: when one low-lane push evicts several older frames (byte bound, frames of different sizes) "
-        "the drops are under-counted (the lanes' dropped_low has the right number)"))
     def test_low_lane_drops_count_frames(self, rig: Rig) -> None:
         box = rig.outbox(low=(10, 30))
         for k in range(1, 4):
@@ -1261,10 +1249,6 @@ class TestKnownBugs:
         assert sink(box).offsets("l") == [4]
         assert box.low_drops == 3 and rig.counters["low_lane_drops"] == 3
 
-    @pytest.mark.xfail(strict=True, reason=(
-        "backlog_limit ('most publications waiting in the catch-up backlog') counts every live publication "
-        "queued behind a catch-up since the backlog was last empty: _backlog_live is never decremented when "
-        "live publications move from the backlog into the lanes, so a client that keeps up is cut"))
     def test_backlog_limit_counts_waiting_frames(self, rig: Rig) -> None:
         box = rig.outbox(refill_count=2, backlog_limit=3)
         box.deliver_replay("a", [pub("a", k) for k in range(1, 4)])
@@ -1439,7 +1423,9 @@ class OutboxMachine(RuleBasedStateMachine):
         lane = self.model.lane_of[stream]
         lane_count = self._lane_state(lane)[0]
         dropped = self.outbox.lanes.dropped_low
-        small = (backlog == 0 and len(ps) + queued <= REFILL_COUNT and sum(len(p.json) for p in ps) <= REFILL_BYTES)
+        # the shortcut sizes the replay as the lanes account it, on top of the bytes already queued
+        small = (backlog == 0 and len(ps) + queued <= REFILL_COUNT
+                 and sum(self._size(p) for p in ps) + self.outbox.lanes.nbytes <= REFILL_BYTES)
         for p in ps:
             self.model.handed((stream, p.offset))
             if not small:
