@@ -8,7 +8,7 @@ Example::
 
     @server.handler(DefaultChannel.CHAT)
     async def on_chat(client_id, frame, server):
-        await server.publish(DefaultChannel.CHAT, frame.payload, topic=frame.topic, client_id=client_id)
+        await server.publish(DefaultChannel.CHAT, frame.payload, topic=frame.topic, sender=client_id)
 
     await server.serve("127.0.0.1", 9100)
 """
@@ -121,39 +121,40 @@ class PushServer:
     # -- publish and send -----------------------------------------------------------------------------------
 
     async def publish(self, channel: ChannelKind | str, payload: Any, *, topic: str | None = None,
-                      client_id: str | None = None) -> int:
+                      sender: str | None = None) -> int:
         """Publish ``payload`` (any JSON value) to stream ``channel`` or ``channel:topic``; return its cursor.
 
-        ``client_id`` fills the frame's ``client_id`` field (e.g. the sender of a chat message).
+        ``sender`` fills the frame's ``client_id`` field (e.g. who wrote a chat message).
         """
-        cursor, _ = await self.publish_json(channel, dumps(payload), topic=topic, frame_client_id=client_id)
+        cursor, _ = await self.publish_json(channel, dumps(payload), topic=topic, sender=sender)
         return cursor
 
     async def publish_json(self, channel: ChannelKind | str, payload_json: bytes, *, topic: str | None = None,
-                           client_id: str | None = None, frame_client_id: str | None = None) -> tuple[int, str]:
+                           to: str | None = None, sender: str | None = None) -> tuple[int, str]:
         """Publish an already-serialised JSON payload; return ``(cursor, stream name)``.
 
-        With ``client_id`` the frame goes to that client's personal stream of the channel (as :meth:`send`).
+        With ``to`` (a client id) the frame goes to that client's personal stream of the channel, as
+        :meth:`send` does; ``sender`` fills the frame's ``client_id`` field.
         """
-        ref = self._stream_ref(channel, topic, client_id)
-        publication = await self.hub.publish(ref, payload_json, client_id=frame_client_id)
+        ref = self._stream_ref(channel, topic, to)
+        publication = await self.hub.publish(ref, payload_json, client_id=sender)
         return publication.offset, publication.stream
 
     def publish_now(self, channel: ChannelKind | str, payload: Any, *, topic: str | None = None,
-                    client_id: str | None = None) -> int:
+                    sender: str | None = None) -> int:
         """:meth:`publish` without awaiting, for synchronous code (handlers, callbacks); return the cursor.
 
         Works with a broker that assigns offsets in this process (the default memory broker); raises
         NotImplementedError with a broker that must be awaited.
         """
-        cursor, _ = self.publish_json_now(channel, dumps(payload), topic=topic, frame_client_id=client_id)
+        cursor, _ = self.publish_json_now(channel, dumps(payload), topic=topic, sender=sender)
         return cursor
 
     def publish_json_now(self, channel: ChannelKind | str, payload_json: bytes, *, topic: str | None = None,
-                         client_id: str | None = None, frame_client_id: str | None = None) -> tuple[int, str]:
+                         to: str | None = None, sender: str | None = None) -> tuple[int, str]:
         """:meth:`publish_json` without awaiting (see :meth:`publish_now`)."""
-        ref = self._stream_ref(channel, topic, client_id)
-        publication = self.hub.publish_now(ref, payload_json, client_id=frame_client_id)
+        ref = self._stream_ref(channel, topic, to)
+        publication = self.hub.publish_now(ref, payload_json, client_id=sender)
         return publication.offset, publication.stream
 
     @property
@@ -161,18 +162,18 @@ class PushServer:
         """True when :meth:`publish_now` works (the broker assigns offsets in this process)."""
         return self.hub.broker.synchronous
 
-    def _stream_ref(self, channel: ChannelKind | str, topic: str | None, client_id: str | None) -> StreamRef:
-        key = (channel, topic, client_id)
+    def _stream_ref(self, channel: ChannelKind | str, topic: str | None, to: str | None) -> StreamRef:
+        key = (channel, topic, to)
         ref = self._refs.get(key)
         if ref is not None:
             return ref
         member = self._channel(channel)
         if member.is_system:
             raise ValueError("cannot publish on the system channel")
-        if client_id is not None:
+        if to is not None:
             if topic is not None:
                 raise ValueError("give either a topic or a client_id, not both")
-            ref = StreamRef.personal(member, _client(client_id))
+            ref = StreamRef.personal(member, _client(to))
         else:
             ref = StreamRef.of(member, check_topic(topic) if topic is not None else None)
         if len(self._refs) >= _MAX_CACHED_REFS:
@@ -191,7 +192,7 @@ class PushServer:
             sender = frame_or_channel.client_id
         else:
             channel, sender = frame_or_channel, None
-        cursor, _ = await self.publish_json(channel, dumps(payload), client_id=client_id, frame_client_id=sender)
+        cursor, _ = await self.publish_json(channel, dumps(payload), to=client_id, sender=sender)
         return cursor
 
     # -- clients --------------------------------------------------------------------------------------------

@@ -246,7 +246,7 @@ def build_server(options: dict[str, Any]) -> PushServer:
 
 async def relay_chat(client_id: str, frame: Frame, server: PushServer) -> None:
     """The demo's chat: republish every chat frame to its stream, with the sender's client id."""
-    await server.publish(frame.channel, frame.payload, topic=frame.topic, client_id=client_id)
+    await server.publish(frame.channel, frame.payload, topic=frame.topic, sender=client_id)
 
 
 def tune_gc() -> None:

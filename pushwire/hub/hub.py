@@ -176,21 +176,30 @@ class Hub:
         Returns:
             One :class:`PreparedStream` per stream, in order. Call :meth:`activate` next (or :meth:`abandon`).
         """
-        prepared = []
-        for ref in refs:
-            stream = self._streams.get(ref.name)
-            if stream is None:
-                stream = self._streams[ref.name] = _Stream(ref.name)
-            already_live = subscriber.outbox in stream.fanout
-            if not already_live:
-                stream.pending.setdefault(subscriber, [])
-            cursor = cursors.get(ref.name)
-            if cursor is None and ref.is_personal:
-                cursor = self._acked.get(ref.name)  # acked frames were received: not lost, not replayed
-            item = await self._prepare_one(ref, cursor, epochs.get(ref.name))
-            item.already_live = already_live
-            prepared.append(item)
+        prepared: list[PreparedStream] = []
+        try:
+            for ref in refs:
+                prepared.append(await self._prepare_stream(subscriber, ref, cursors, epochs))
+        except BaseException:
+            # the broker failed or the step was cancelled: nothing stays pending for this subscriber
+            self._drop_pending(subscriber, [ref.name for ref in refs])
+            raise
         return prepared
+
+    async def _prepare_stream(self, subscriber: Subscriber, ref: StreamRef, cursors: dict[str, int],
+                              epochs: dict[str, str]) -> PreparedStream:
+        stream = self._streams.get(ref.name)
+        if stream is None:
+            stream = self._streams[ref.name] = _Stream(ref.name)
+        already_live = subscriber.outbox in stream.fanout
+        if not already_live:
+            stream.pending.setdefault(subscriber, [])
+        cursor = cursors.get(ref.name)
+        if cursor is None and ref.is_personal:
+            cursor = self._acked.get(ref.name)  # acked frames were received: not lost, not replayed
+        item = await self._prepare_one(ref, cursor, epochs.get(ref.name))
+        item.already_live = already_live
+        return item
 
     async def _prepare_one(self, ref: StreamRef, cursor: int | None, epoch: str | None) -> PreparedStream:
         state = self.broker.state(ref.name)
@@ -214,7 +223,9 @@ class Hub:
     def activate(self, subscriber: Subscriber, prepared: Iterable[PreparedStream]) -> None:
         """Deliver each prepared stream's replay, then what was buffered meanwhile, then go live."""
         for item in prepared:
-            stream = self._streams[item.name]
+            stream = self._streams.get(item.name)
+            if stream is None:  # unsubscribed while being prepared
+                continue
             self.metrics.inc("replayed", len(item.replay))
             if item.already_live:
                 # a replay request (gap filling): live frames keep flowing meanwhile
@@ -228,8 +239,11 @@ class Hub:
 
     def abandon(self, subscriber: Subscriber, prepared: Iterable[PreparedStream]) -> None:
         """Cancel a prepared subscribe (the connection went away before activation)."""
-        for item in prepared:
-            stream = self._streams.get(item.name)
+        self._drop_pending(subscriber, [item.name for item in prepared])
+
+    def _drop_pending(self, subscriber: Subscriber, names: Iterable[str]) -> None:
+        for name in names:
+            stream = self._streams.get(name)
             if stream is not None:
                 stream.pending.pop(subscriber, None)
                 self._forget_if_empty(stream)
@@ -248,13 +262,13 @@ class Hub:
             self._forget_if_empty(stream)
         return removed
 
-    def unsubscribe_all(self, subscriber: Subscriber, names: Iterable[str]) -> None:
-        """Drop every subscription of a connection that is going away (``names``: its streams)."""
-        self.unsubscribe(subscriber, list(names))
-
     def _forget_if_empty(self, stream: _Stream) -> None:
         if not stream.fanout and not stream.pending:
             self._streams.pop(stream.name, None)
+            # a stream nobody subscribes to and nobody ever published on holds nothing to resume: the broker
+            # may drop it now rather than keep it for its idle TTL (subscribe/unsubscribe churn of random
+            # topics would otherwise grow memory)
+            self.broker.discard_unused(stream.name)
 
     def is_subscribed(self, subscriber: Subscriber, name: str) -> bool:
         """Whether the subscriber is live on the stream."""

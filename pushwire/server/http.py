@@ -128,6 +128,9 @@ class HttpConnection(asyncio.Protocol):
         except HttpError as exc:
             self.fail(exc, keep_alive=request.keep_alive)
             return
+        except Exception as exc:
+            self._internal_error(exc)
+            return
         if answer is None:  # upgraded, or answered by the route itself
             return
         if isinstance(answer, bytes):
@@ -139,7 +142,11 @@ class HttpConnection(asyncio.Protocol):
 
     def _async_done(self, task: asyncio.Task[bytes], keep_alive: bool) -> None:
         self.busy = False
-        if self.closed:
+        if self.closed or self.upgraded:
+            # an upgraded connection (SSE) belongs to its stream now: the route already failed that stream
+            if not task.cancelled() and task.exception() is not None and self.upgraded:
+                self.metrics.inc("http_internal_errors")
+                self.loop.call_exception_handler({"message": "pushwire route failed", "exception": task.exception()})
             return
         if task.cancelled():
             self.abort()
@@ -148,9 +155,7 @@ class HttpConnection(asyncio.Protocol):
         if isinstance(exc, HttpError):
             self.fail(exc, keep_alive=keep_alive)
         elif exc is not None:
-            self.metrics.inc("http_internal_errors")
-            self.fail(HttpError(500, "internal server error"), keep_alive=False)
-            self.loop.call_exception_handler({"message": "pushwire route failed", "exception": exc})
+            self._internal_error(exc)
         else:
             response = task.result()
             if response is None:  # the route upgraded the connection (SSE) or answered itself
@@ -159,6 +164,11 @@ class HttpConnection(asyncio.Protocol):
         if not (self.closed or self.writing_paused):
             self.transport.resume_reading()  # type: ignore[union-attr]
             self._process()
+
+    def _internal_error(self, exc: BaseException) -> None:
+        self.metrics.inc("http_internal_errors")
+        self.fail(HttpError(500, "internal server error"), keep_alive=False)
+        self.loop.call_exception_handler({"message": "pushwire route failed", "exception": exc})
 
     # answers
 

@@ -223,7 +223,7 @@ class Routes:
             raise self._refuse(400, "publish needs a payload")
         server = self.service.face
         args = (body.get("channel"), dumps(body["payload"]))
-        options = {"topic": body.get("topic"), "client_id": body.get("client_id")}
+        options = {"topic": body.get("topic"), "to": body.get("client_id")}
         if not server.publishes_synchronously:
             return self._publish_async(request, server, args, options)
         try:

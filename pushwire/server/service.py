@@ -9,6 +9,7 @@ handlers in order, acks, and the sweeper that runs every timer of every connecti
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 import hashlib
 import hmac
 import inspect
@@ -55,6 +56,8 @@ ChannelHandler = Callable[[str, Frame, Any], Any]
 
 #: features this server grants (binary delivery is not implemented yet: see README)
 SUPPORTED_FEATURES: tuple[str, ...] = ()
+#: asynchronous handler calls one connection may have waiting before its socket stops being read
+_MAX_PENDING_HANDLERS = 64
 
 
 class Connection(Protocol):
@@ -109,7 +112,8 @@ class PushService:
         self.on_connect: list[Callable[[str], Any]] = []
         self.on_disconnect: list[Callable[[str], Any]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._handler_chains: dict[Any, asyncio.Future[Any]] = {}
+        #: per connection: its asynchronous handler calls waiting to run, in order, and the task running them
+        self._handler_queues: dict[Any, tuple[deque[Awaitable[Any]], asyncio.Task[None]]] = {}
         self._sweeper: asyncio.Task[None] | None = None
         #: most publications one connection may have waiting to enter its lanes (replay plus what arrives meanwhile)
         self.backlog_limit = config.queue.high.max_count + config.queue.normal.max_count + config.queue.low.max_count
@@ -125,21 +129,29 @@ class PushService:
         self.connections.add(connection)
 
     def connection_closed(self, connection: Any) -> None:
-        """A socket is gone: drop its subscriptions, and the client's registration if it is still current."""
+        """A socket is gone: drop its subscriptions, its pending handlers, its registration if still current."""
         self.connections.discard(connection)
-        self._handler_chains.pop(connection, None)
-        self.hub.unsubscribe_all(connection, connection.streams)
+        queued = self._handler_queues.pop(connection, None)
+        if queued is not None:
+            queued[1].cancel()  # handler work of a client that left is dropped (the worker closes it)
+        if self._unregister(connection):
+            self._run_hooks(self.on_disconnect, connection.client_id)
+
+    def _unregister(self, connection: Any) -> bool:
+        """Drop a connection's subscriptions and, if it is its client's current one, the registration."""
+        self.hub.unsubscribe(connection, list(connection.streams))
         client_id = connection.client_id
         if client_id and self.clients.get(client_id) is connection:
             del self.clients[client_id]
             self.hub.detach_client(client_id, connection)
-            self._run_hooks(self.on_disconnect, client_id)
+            return True
+        return False
 
     def _register(self, connection: Connection, client_id: str) -> None:
         old = self.clients.get(client_id)
         if old is not None and old is not connection:
             self.metrics.inc("replaced_connections")
-            self.hub.unsubscribe_all(old, old.streams)
+            self.hub.unsubscribe(old, list(old.streams))
             old.streams.clear()
             old.fail(CloseCode.REPLACED, "replaced by a newer connection", Goodbye("replaced"))
         connection.client_id = client_id
@@ -200,9 +212,6 @@ class PushService:
         else:
             connection.fail(event.close, event.message[:120], op)
 
-    def error_op(self, code: str, message: str) -> Error:
-        return Error(ErrorCode(code), message)
-
     def slow_op(self, connection: Connection) -> Slow:
         self.metrics.inc("slow_warnings")
         limit = self.config.queue.high.max_count + self.config.queue.normal.max_count
@@ -227,7 +236,8 @@ class PushService:
         try:
             verdict = self.auth(client_id, token, names)
             if inspect.isawaitable(verdict):
-                verdict = await verdict
+                # a validator that hangs must not hold the connection forever: it counts as failing
+                verdict = await asyncio.wait_for(verdict, self.config.websocket.auth_timeout_s)
         except AuthRejected:
             raise
         except Exception:
@@ -248,7 +258,7 @@ class PushService:
             else:
                 connection.reject(exc.reason)
             return
-        if connection.closed:
+        if not connection.active:
             return
         connection.auth_token = auth.token
         # own entries for every stream (personal ones included), the legacy single cursor for the listed rest
@@ -267,8 +277,14 @@ class PushService:
         known = {ref.name for ref in refs}
         refs += [ref for ref in self.hub.personal_streams(client_id) if ref.name not in known]
         connection.streams.update(ref.name for ref in refs)
-        prepared = await self.hub.prepare(connection, refs, cursors, epochs)
-        if connection.closed or self.clients.get(client_id) is not connection:
+        try:
+            prepared = await self.hub.prepare(connection, refs, cursors, epochs)
+        except Exception:
+            # the broker failed (or the step was cancelled): no half-open session, the client retries
+            self._unregister(connection)
+            self._step_failed(connection, "resuming the session failed", fatal=True)
+            raise
+        if not connection.active or self.clients.get(client_id) is not connection:
             self.hub.abandon(connection, prepared)
             return
         statuses = _statuses(prepared)
@@ -279,8 +295,7 @@ class PushService:
         self.hub.activate(connection, prepared)
         self.metrics.inc("sessions_opened")
         self._run_hooks(self.on_connect, client_id)
-        if connection.kind == "ws":
-            connection.release_inbox()
+        connection.release_inbox()
 
     async def _subscribe(self, connection: Any, refs: Iterable[StreamRef], cursors: dict[str, int],
                          epochs: dict[str, str]) -> None:
@@ -289,7 +304,7 @@ class PushService:
         if too_many:
             self.metrics.inc("errors_bad_stream")
             connection.send_op(Error(ErrorCode.BAD_STREAM, too_many))
-            self._release(connection)
+            connection.release_inbox()
             return
         try:
             await self.validate(connection.client_id, connection.auth_token, refs)
@@ -297,20 +312,37 @@ class PushService:
             self.metrics.inc("subscribe_rejected")
             internal = exc.code == CloseCode.INTERNAL_ERROR
             connection.send_op(Error(ErrorCode.INTERNAL if internal else ErrorCode.FORBIDDEN, exc.reason))
-            self._release(connection)
+            connection.release_inbox()
             return
-        if connection.closed:
+        if not self._current(connection):
             return
-        connection.streams.update(ref.name for ref in refs)
-        prepared = await self.hub.prepare(connection, refs, cursors, epochs)
-        if connection.closed:
+        try:
+            prepared = await self.hub.prepare(connection, refs, cursors, epochs)
+        except Exception:
+            self._step_failed(connection, "subscribing failed", fatal=False)
+            connection.release_inbox()
+            raise
+        if not self._current(connection):
             self.hub.abandon(connection, prepared)
             return
+        connection.streams.update(ref.name for ref in refs)
         connection.track_positions({item.name: (item.decision.replay_after, item.state.epoch) for item in prepared})
         connection.send_op(Subscribed(_statuses(prepared)))
         self._announce_losses(connection, prepared)
         self.hub.activate(connection, prepared)
-        self._release(connection)
+        connection.release_inbox()
+
+    def _current(self, connection: Any) -> bool:
+        """Whether the connection is still open and still its client's current one (after an await)."""
+        return connection.active and self.clients.get(connection.client_id) is connection
+
+    def _step_failed(self, connection: Any, what: str, *, fatal: bool) -> None:
+        self.metrics.inc("internal_errors")
+        op = Error(ErrorCode.INTERNAL, what)
+        if fatal:
+            connection.fail(CloseCode.INTERNAL_ERROR, what, op)
+        else:
+            connection.send_op(op)
 
     def _too_many_streams(self, connection: Any, refs: list[StreamRef]) -> str | None:
         """Why a subscribe would take the connection over its stream limits, or None."""
@@ -322,17 +354,6 @@ class PushService:
         elif len(names) > self.config.max_streams_per_connection:
             return f"at most {self.config.max_streams_per_connection} streams per connection"
         return None
-
-    async def subscribe_sse(self, connection: Any, refs: Iterable[StreamRef], cursors: dict[str, int],
-                            epochs: dict[str, str]) -> None:
-        """Subscribe an SSE client (from ``POST /rps/send``); the validator runs as for WebSocket clients."""
-        await self._subscribe(connection, refs, cursors, epochs)
-
-    @staticmethod
-    def _release(connection: Any) -> None:
-        release = getattr(connection, "release_inbox", None)
-        if release is not None:
-            release()
 
     def _announce_losses(self, connection: Connection, prepared: list[PreparedStream]) -> None:
         for item in prepared:
@@ -361,9 +382,37 @@ class PushService:
             return
         if not inspect.isawaitable(result):
             return
-        previous = self._handler_chains.get(connection)
-        task = self._spawn(_after(previous, result, self._handler_failed))
-        self._handler_chains[connection] = task
+        queued = self._handler_queues.get(connection)
+        if queued is None:
+            queue: deque[Awaitable[Any]] = deque([result])
+            self._handler_queues[connection] = (queue, self._spawn(self._run_handlers(connection, queue)))
+        else:
+            queued[0].append(result)
+        connection.handlers_pending += 1
+        if connection.handlers_pending == _MAX_PENDING_HANDLERS:
+            connection.pause_reading()  # TCP back-pressure: a client cannot queue unbounded handler work
+
+    async def _run_handlers(self, connection: Any, queue: deque[Awaitable[Any]]) -> None:
+        """Run one connection's asynchronous handler calls one after another, in arrival order."""
+        try:
+            while queue:
+                try:
+                    await queue[0]
+                except Exception:
+                    self._handler_failed()
+                queue.popleft()
+                connection.handlers_pending -= 1
+                if connection.handlers_pending == _MAX_PENDING_HANDLERS // 2:
+                    connection.resume_reading()
+        finally:
+            for waiting in queue:  # cancelled: the coroutines that never ran are closed, not leaked
+                if inspect.iscoroutine(waiting):
+                    waiting.close()
+            connection.handlers_pending -= len(queue)
+            queue.clear()
+            current = self._handler_queues.get(connection)
+            if current is not None and current[0] is queue:
+                del self._handler_queues[connection]
 
     def _write_failed(self, outbox: Outbox, exc: BaseException) -> None:
         self.metrics.inc("write_errors")
@@ -426,20 +475,28 @@ class PushService:
 
     def start_sweeper(self) -> None:
         if self._sweeper is None:
-            self._sweeper = self.loop.create_task(self._sweep_forever())
+            self._sweeper = self._spawn(self._sweep_forever())
 
     async def _sweep_forever(self) -> None:
+        """Every timer of every connection, once a second; one connection's failure affects only it."""
         ticks = 0
         while True:
             await asyncio.sleep(1.0)
             now = self.loop.time()
-            for connection in list(self.connections):
-                connection.check_timeouts(now)
-            for connection in list(self.http_connections):
-                connection.check_timeouts(now)
+            for connection in [*self.connections, *self.http_connections]:
+                try:
+                    connection.check_timeouts(now)
+                except Exception:
+                    self.metrics.inc("internal_errors")
+                    log.exception("connection timer failed; aborting that connection")
+                    connection.abort()
             ticks += 1
             if ticks % 10 == 0:
-                self.hub.sweep()
+                try:
+                    self.hub.sweep()
+                except Exception:
+                    self.metrics.inc("internal_errors")
+                    log.exception("history sweep failed")
 
     async def shutdown(self, reason: str = "shutdown") -> None:
         """Say goodbye to every connection, let queues drain (bounded), then cancel what is left."""
@@ -477,18 +534,6 @@ async def _resume(coro: Coroutine[Any, Any, Any], waiting_on: Any) -> Any:
             waiting_on = coro.send(None)
         except StopIteration as done:
             return done.value
-
-
-async def _after(previous: asyncio.Future[Any] | None, result: Awaitable[Any], on_error: Callable[[], None]) -> None:
-    if previous is not None and not previous.done():
-        try:
-            await asyncio.shield(previous)
-        except Exception:
-            pass
-    try:
-        await result
-    except Exception:
-        on_error()
 
 
 def _statuses(prepared: list[PreparedStream]) -> dict[str, StreamStatus]:

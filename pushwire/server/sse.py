@@ -59,7 +59,7 @@ class SseConnection(asyncio.Protocol):
 
     __slots__ = ("service", "transport", "client_id", "session_token", "auth_token", "streams", "positions", "closed",
                  "authenticated", "last_write", "kind", "retry_ms", "session", "closing_since", "outbox", "loop",
-                 "metrics", "paused")
+                 "metrics", "paused", "handlers_pending")
 
     def __init__(self, service: PushService, client_id: str) -> None:
         self.service = service
@@ -76,6 +76,7 @@ class SseConnection(asyncio.Protocol):
         self.kind = "sse"
         self.retry_ms = service.config.sse.retry_ms
         self.session: Session | None = None
+        self.handlers_pending = 0
         #: when close() was called: a client that stops reading never lets the close complete
         self.closing_since: float | None = None
         self.loop = service.loop
@@ -153,6 +154,17 @@ class SseConnection(asyncio.Protocol):
             self.session = session
         return self.session
 
+    @property
+    def active(self) -> bool:
+        """True while the stream is open."""
+        return not self.closed
+
+    def pause_reading(self) -> None:
+        """An SSE client sends nothing on its stream: its POSTs are paced by the HTTP connections."""
+
+    def resume_reading(self) -> None:
+        """See :meth:`pause_reading`."""
+
     def hold_inbox(self) -> None:
         """Nothing to hold: an SSE client's messages arrive one HTTP request at a time."""
 
@@ -218,8 +230,8 @@ class SseConnection(asyncio.Protocol):
             self.transport.abort()
 
     def check_timeouts(self, now: float) -> None:
-        self.outbox.compact()  # idle connections give back their lane storage
         """Write a heartbeat comment when nothing was written for a while; drop a close that does not finish."""
+        self.outbox.compact()  # idle connections give back their lane storage
         if self.closing_since is not None:
             # transport.close() waits for the write buffer to drain, which a client that stopped reading never
             # lets happen: the socket (and the client's registration) would stay forever. Same bound as a

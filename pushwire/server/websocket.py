@@ -13,11 +13,12 @@ the Autobahn conformance cases exercise exactly the framing code that ``/rps`` u
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import TYPE_CHECKING, Any
 
 from .._core.wsframe import OP_TEXT, encode_ws_frame
 from ..errors import CloseCode, ErrorCode
-from ..protocol.messages import AuthOk, Goodbye, Op, encode_op
+from ..protocol.messages import AuthOk, Error, Goodbye, Op, encode_op
 from ..protocol.session import Session
 from ..protocol.websocket import (
     BinaryMessage,
@@ -31,12 +32,12 @@ from ..protocol.websocket import (
 from .outbound import OUT_WS, make_outbox
 
 if TYPE_CHECKING:
-    from ..hub.broker.base import Publication
     from .service import PushService
 
 __all__ = ["WebSocketConnection"]
 
-_SYSTEM_LANE = 0
+log = logging.getLogger("pushwire.server")
+
 #: messages held while the auth is decided (docs/protocol.md 5.1), and while a subscribe is validated
 _MAX_HELD_BEFORE_AUTH = 64
 _MAX_HELD_LIVE = 1024
@@ -47,7 +48,7 @@ class WebSocketConnection(asyncio.Protocol):
 
     __slots__ = ("service", "ws", "session", "transport", "echo", "client_id", "session_token", "auth_token", "streams",
                  "connected_at", "last_received", "ping_sent_at", "closing_since", "closed", "authenticated",
-                 "inbox", "handler_chain", "close_code", "kind", "outbox", "loop", "metrics")
+                 "inbox", "handlers_pending", "close_code", "kind", "outbox", "loop", "metrics")
 
     def __init__(self, service: PushService, *, echo: bool = False) -> None:
         self.service = service
@@ -58,6 +59,7 @@ class WebSocketConnection(asyncio.Protocol):
         self.echo = echo
         self.client_id: str = ""
         self.session_token: str = ""
+        self.auth_token: str | None = None
         #: names of the streams this connection is subscribed to (live or being prepared)
         self.streams: set[str] = set()
         now = service.loop.time()
@@ -69,7 +71,8 @@ class WebSocketConnection(asyncio.Protocol):
         self.authenticated = False
         #: messages that arrived while an asynchronous step (auth) was running; processed after it
         self.inbox: list[bytes] | None = None
-        self.handler_chain: asyncio.Future[Any] | None = None
+        #: asynchronous handler calls started for this connection and not finished yet
+        self.handlers_pending = 0
         self.close_code: int | None = None
         self.kind = "ws"
         self.loop = service.loop
@@ -96,8 +99,14 @@ class WebSocketConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self.last_received = self.loop.time()
         self.ping_sent_at = None
-        self.ws.receive_data(data)
-        self._handle_ws_events()
+        try:
+            self.ws.receive_data(data)
+            self._handle_ws_events()
+        except Exception:
+            # a bug of ours, not the client's: this connection ends with 1011, the server goes on
+            self.metrics.inc("internal_errors")
+            log.exception("handling a WebSocket message failed")
+            self.fail(CloseCode.INTERNAL_ERROR, "internal error", Error(ErrorCode.INTERNAL, "internal error"))
 
     def eof_received(self) -> bool | None:
         self.ws.receive_eof()
@@ -240,8 +249,24 @@ class WebSocketConnection(asyncio.Protocol):
         self.close(CloseCode.GOING_AWAY, reason)
 
     def _close_transport(self) -> None:
+        if self.closing_since is None:
+            # the close may wait for a full write buffer: the close timeout bounds that wait
+            self.closing_since = self.loop.time()
         if self.transport is not None and not self.transport.is_closing():
             self.transport.close()
+
+    @property
+    def active(self) -> bool:
+        """True while the connection is open and not closing (sessions may still start on it)."""
+        return not self.closed and self.closing_since is None and self.ws.state is State.OPEN
+
+    def pause_reading(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()
 
     def abort(self) -> None:
         if self.transport is not None:
@@ -258,14 +283,15 @@ class WebSocketConnection(asyncio.Protocol):
             return
         if not self.authenticated and not self.echo and self.inbox is None:
             if now - self.connected_at > config.auth_timeout_s:
-                self.fail(CloseCode.AUTH_TIMEOUT, "auth timeout", self.service.error_op("auth_timeout",
-                                                                                      "no auth in time"))
+                self.fail(CloseCode.AUTH_TIMEOUT, "auth timeout", Error(ErrorCode.AUTH_TIMEOUT, "no auth in time"))
+            return
+        if self.ws.state is not State.OPEN:
             return
         if self.ping_sent_at is not None:
             if now - self.ping_sent_at > config.ping_timeout_s:
+                # the close frame is queued behind whatever the peer did not read; the close timeout then aborts
                 self.metrics.inc("ping_timeouts")
                 self.close(CloseCode.PING_TIMEOUT, "ping timeout")
-                self.abort()
         elif now - self.last_received > config.ping_interval_s:
             self.ping_sent_at = now
             self.ws.send_ping(b"")

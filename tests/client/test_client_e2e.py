@@ -38,7 +38,7 @@ async def start_server(**kwargs: Any) -> PushServer:
     @server.handler(DefaultChannel.CHAT)
     async def relay(client_id: str, frame: Frame, srv: PushServer) -> None:
         # the demo's chat: republish to the stream with the sender's id
-        await srv.publish(DefaultChannel.CHAT, frame.payload, topic=frame.topic, client_id=client_id)
+        await srv.publish(DefaultChannel.CHAT, frame.payload, topic=frame.topic, sender=client_id)
 
     await server.start("127.0.0.1", 0)
     return server

@@ -40,7 +40,7 @@ async def server() -> AsyncIterator[PushServer]:
 
     @srv.handler(DefaultChannel.CHAT)
     async def relay(client_id: str, frame: Frame, s: PushServer) -> None:
-        await s.publish(DefaultChannel.CHAT, frame.payload, topic=frame.topic, client_id=client_id)
+        await s.publish(DefaultChannel.CHAT, frame.payload, topic=frame.topic, sender=client_id)
 
     await srv.start("127.0.0.1", 0)
     try:

@@ -330,7 +330,7 @@ class AppChannel(ChannelKind):
 def setup(server):
     @server.handler("news")
     async def echo(client_id, frame, srv):
-        await srv.publish("news", {"echo": frame.payload}, client_id=client_id)
+        await srv.publish("news", {"echo": frame.payload}, sender=client_id)
 
     @server.on_connect
     def greet(client_id):

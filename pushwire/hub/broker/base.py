@@ -91,6 +91,9 @@ class Broker(abc.ABC):
     def trim_through(self, stream: str, offset: int) -> None:
         """Drop history through ``offset`` (acknowledged frames of a personal stream)."""
 
+    def discard_unused(self, stream: str) -> None:  # noqa: B027 - optional hook
+        """Forget a stream that never had a publication and has no local subscriber (nothing to resume)."""
+
     @abc.abstractmethod
     def sweep(self, in_use: Container[str] = ()) -> tuple[int, list[str]]:
         """Trim history by age and forget idle empty streams not in ``in_use``.

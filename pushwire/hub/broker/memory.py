@@ -89,6 +89,11 @@ class MemoryBroker(Broker):
         if entry is not None:
             entry.replay.trim_through(offset)
 
+    def discard_unused(self, stream: str) -> None:
+        entry = self._streams.get(stream)
+        if entry is not None and entry.replay.last_offset == 0:
+            del self._streams[stream]
+
     def sweep(self, in_use: Container[str] = ()) -> tuple[int, list[str]]:
         now = time.monotonic()
         dropped = 0
