@@ -38,8 +38,9 @@ __all__ = ["WebSocketConnection"]
 
 log = logging.getLogger("pushwire.server")
 
-#: messages held while the auth is decided (docs/protocol.md 5.1), and while a subscribe is validated
+#: messages held while the auth is decided (more closes with 1008, docs/protocol.md 5.1)
 _MAX_HELD_BEFORE_AUTH = 64
+#: messages held while a subscribe is validated before the socket stops being read
 _MAX_HELD_LIVE = 1024
 
 
@@ -136,12 +137,12 @@ class WebSocketConnection(asyncio.Protocol):
                 self.ws.send_text(data) if text else self.ws.send_binary(data)
             return
         if self.inbox is not None:  # an asynchronous step is running: keep order
-            if len(self.inbox) >= (_MAX_HELD_LIVE if self.authenticated else _MAX_HELD_BEFORE_AUTH):
-                reason = "too many messages while a subscribe is pending" if self.authenticated \
-                    else "too many messages before auth_ok"
-                self.fail(CloseCode.POLICY_VIOLATION, reason)
+            if not self.authenticated and len(self.inbox) >= _MAX_HELD_BEFORE_AUTH:
+                self.fail(CloseCode.POLICY_VIOLATION, "too many messages before auth_ok")  # docs/protocol.md 5.1
                 return
             self.inbox.append(data if text else b"\x00" + data)
+            if len(self.inbox) == _MAX_HELD_LIVE:
+                self.pause_reading()  # a subscribe is being validated: hold the client back by TCP meanwhile
             return
         events = self.session.receive_text(data) if text else self.session.receive_binary(data)
         for event in events:
@@ -155,6 +156,8 @@ class WebSocketConnection(asyncio.Protocol):
     def release_inbox(self) -> None:
         """Process messages queued by :meth:`hold_inbox`, in order."""
         inbox, self.inbox = self.inbox, None
+        if inbox is not None and len(inbox) >= _MAX_HELD_LIVE:
+            self.resume_reading()
         for data in inbox or ():
             if self.closed or self.inbox is not None:
                 if self.inbox is not None:
