@@ -46,8 +46,6 @@ class OrderingModel:
     #: the catch-up backlog as seen from outside: (key, is_live), oldest first
     backlog: deque[tuple[Key, bool]] = field(default_factory=deque)
     catching_up: set[str] = field(default_factory=set)
-    #: live publications sent to the backlog since it was last empty
-    live_since_catch_up: int = 0
     cut: bool = False
     warn_due: bool = False
 
@@ -71,9 +69,7 @@ class OrderingModel:
 
     def queued_behind(self, key: Key, live: bool) -> None:
         """A publication entered the catch-up backlog."""
-        if live:
-            self.live_since_catch_up += 1
-        else:
+        if not live:
             self.catching_up.add(key[0])
         self.backlog.append((key, live))
 
@@ -84,7 +80,6 @@ class OrderingModel:
             self.backlog.popleft()
         if size == 0:
             self.catching_up.clear()
-            self.live_since_catch_up = 0
 
     @property
     def live_waiting(self) -> int:
@@ -109,7 +104,7 @@ class OrderingModel:
         done = self.written[stream]
         if self.lossless(stream):
             want = self.expected[stream][len(done)] if len(done) < len(self.expected[stream]) else None
-            assert offset == want, f"lossless {stream}: wrote {offset}, expected {want} (written so far {done})"
+            assert offset == want, f"lossless {stream}: wrote {offset}, expected {want} (written: {done})"
         else:
             assert offset in self.expected[stream], f"{key} was never handed in"
             assert not done or offset > done[-1], f"{stream}: {offset} after {done[-1]} (order or duplicate)"
@@ -117,10 +112,11 @@ class OrderingModel:
 
     def missing(self, lossless: bool) -> int:
         """Items handed in and not written, over the lossless or over the lossy streams."""
-        return sum(len(self.expected[s]) - len(self.written[s]) for s in self.lane_of if self.lossless(s) == lossless)
+        streams = [s for s in self.lane_of if self.lossless(s) == lossless]
+        return sum(len(self.expected[s]) - len(self.written[s]) for s in streams)
 
     def check_complete(self, low_drops: int) -> None:
-        """After a full drain of an open outbox: all written, low-lane gaps exactly the counted drops."""
+        """After a full drain of an open outbox: all written, low-lane gaps exactly the frames dropped."""
         for stream in self.lane_of:
             if self.lossless(stream):
                 assert self.written[stream] == self.expected[stream], stream
