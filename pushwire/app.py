@@ -207,7 +207,9 @@ class PushServer:
 
     def disconnect(self, client_id: str, *, reason: str = "disconnected by the server") -> bool:
         """Close a client's connection (it may reconnect); return whether it was connected."""
-        connection = self._service.clients.get(normalize_uuid(client_id)) if self._service else None
+        if self._service is None or not is_uuid(client_id):
+            return False
+        connection = self._service.clients.get(normalize_uuid(client_id))
         if connection is None:
             return False
         connection.goodbye(reason)

@@ -142,7 +142,7 @@ def resolve_options(args: argparse.Namespace, environ: dict[str, str] | None = N
     # the event loop would take 70000 as 70000 % 65536 and listen on a port nobody asked for
     if not 0 <= values["port"] <= 65535:
         raise ConfigError(f"port must be 0..65535 (0 picks a free one), got {values['port']}")
-    # WebSocketConfig does not check these: 0 would refuse every message (1009) or ping every second
+    # WebSocketConfig refuses these too; checked here first so that the message names the flag
     for name in ("max_message_bytes", "ping_interval"):
         if values[name] <= 0:
             raise ConfigError(f"{name.replace('_', '-')} must be > 0, got {values[name]}")
@@ -260,13 +260,20 @@ def tune_gc() -> None:
     gc.set_threshold(50_000, 20, 100)
 
 
+class CannotListen(Exception):
+    """Binding the listening socket failed (address in use, permission, unknown host)."""
+
+
 async def run(server: PushServer, host: str, port: int) -> None:
     """Serve until SIGINT or SIGTERM, then shut down gracefully."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await server.start(host, port)
+    try:
+        await server.start(host, port)
+    except OSError as exc:
+        raise CannotListen(exc.strerror or str(exc)) from None
     tune_gc()
     # server.port, not port: with --port 0 only the server knows which port it was given
     netloc = f"[{host}]" if ":" in host else host  # an IPv6 address is bracketed in a URL
@@ -292,9 +299,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         import uvloop
 
         uvloop.run(run(server, options["host"], options["port"]))
-    except OSError as exc:
-        print(f"pushwire-serve: error: cannot listen on {options['host']}:{options['port']}: {exc.strerror}",
-              file=sys.stderr)
+    except CannotListen as exc:
+        print(f"pushwire-serve: error: cannot listen on {options['host']}:{options['port']}: {exc}", file=sys.stderr)
         return 1
     return 0
 

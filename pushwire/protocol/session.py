@@ -556,6 +556,10 @@ class Session:
         owner = auth.client_id
         refs = self._streams(auth.capabilities, owner, skip_personal=True)
         cursors = self._resume_map(auth.resume_cursors, owner)
+        if auth.resume_cursor is not None:
+            # the legacy single cursor is the fallback of every listed stream without its own (docs 4.1)
+            for ref in refs:
+                cursors.setdefault(ref.name, auth.resume_cursor)
         epochs = self._resume_map(auth.resume_epochs, owner)
         auth = dataclasses.replace(auth, capabilities=tuple(r.name for r in refs), resume_cursors=cursors,
                                    resume_epochs=epochs)

@@ -27,6 +27,7 @@ from ..protocol.channels import ChannelKind
 from ..protocol.frames import Frame
 from ..protocol.messages import AuthOk, Error, Features, Goodbye, Op, Pong, ResumeRequired, Slow, StreamStatus, Subscribed
 from ..protocol.session import (
+    Session,
     AckReceived,
     AuthRequested,
     FeaturesRequested,
@@ -61,7 +62,7 @@ _MAX_PENDING_HANDLERS = 64
 
 
 class Connection(Protocol):
-    """What the service needs of a WebSocket or SSE connection."""
+    """What the service needs of a WebSocket or SSE connection (both implement all of it)."""
 
     client_id: str
     session_token: str
@@ -70,15 +71,26 @@ class Connection(Protocol):
     closed: bool
     authenticated: bool
     kind: str
-
     outbox: Outbox
+    handlers_pending: int
+
+    @property
+    def active(self) -> bool: ...
     def send_op(self, op: Op) -> None: ...
     def accept(self, auth_ok: AuthOk, positions: dict[str, tuple[int, str]]) -> None: ...
     def close(self, code: int = ..., reason: str = ...) -> None: ...
     def fail(self, code: int, reason: str, op: Op | None = None) -> None: ...
     def goodbye(self, reason: str) -> None: ...
+    def abort(self) -> None: ...
     def check_timeouts(self, now: float) -> None: ...
     def queued_lossless(self) -> int: ...
+    def hold_inbox(self) -> None: ...
+    def release_inbox(self) -> None: ...
+    def pause_reading(self) -> None: ...
+    def resume_reading(self) -> None: ...
+    def track_positions(self, positions: dict[str, tuple[int, str]]) -> None: ...
+    def forget_positions(self, names: Iterable[str]) -> None: ...
+    def post_session(self) -> Session: ...
 
 
 class PushService:
@@ -210,7 +222,7 @@ class PushService:
         if event.close is None:
             connection.send_op(op)
         else:
-            connection.fail(event.close, event.message[:120], op)
+            connection.fail(event.close, event.message, op)
 
     def slow_op(self, connection: Connection) -> Slow:
         self.metrics.inc("slow_warnings")
@@ -261,12 +273,8 @@ class PushService:
         if not connection.active:
             return
         connection.auth_token = auth.token
-        # own entries for every stream (personal ones included), the legacy single cursor for the listed rest
-        cursors = dict(auth.resume_cursors)
-        if auth.resume_cursor is not None:
-            for ref in event.streams:
-                cursors.setdefault(ref.name, auth.resume_cursor)
-        await self.open_session(connection, auth.client_id, event.streams, cursors, dict(auth.resume_epochs))
+        await self.open_session(connection, auth.client_id, event.streams, dict(auth.resume_cursors),
+                                dict(auth.resume_epochs))
 
     async def open_session(self, connection: Any, client_id: str, refs: Iterable[StreamRef],
                            cursors: dict[str, int], epochs: dict[str, str]) -> None:

@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 __all__ = ["SseConnection"]
 
 _HEARTBEAT = b": hb\n\n"
-_SYSTEM_LANE = 0
 
 
 def position_length(stream: str) -> int:
@@ -59,7 +58,7 @@ class SseConnection(asyncio.Protocol):
 
     __slots__ = ("service", "transport", "client_id", "session_token", "auth_token", "streams", "positions", "closed",
                  "authenticated", "last_write", "kind", "retry_ms", "session", "closing_since", "outbox", "loop",
-                 "metrics", "paused", "handlers_pending")
+                 "metrics", "handlers_pending")
 
     def __init__(self, service: PushService, client_id: str) -> None:
         self.service = service
@@ -81,7 +80,6 @@ class SseConnection(asyncio.Protocol):
         self.closing_since: float | None = None
         self.loop = service.loop
         self.metrics = service.metrics
-        self.paused = False
         self.outbox = make_outbox(self, OUT_SSE, service.config.queue, service.flusher,
                                   backlog_limit=service.backlog_limit)
         self.outbox.write = self.write_batch
@@ -110,11 +108,10 @@ class SseConnection(asyncio.Protocol):
     # outbound
 
     def pause_writing(self) -> None:
-        self.outbox.paused = self.paused = True
+        self.outbox.paused = True
         self.metrics.inc("write_pauses")
 
     def resume_writing(self) -> None:
-        self.paused = False
         self.outbox.resume()
 
     def warn_slow(self) -> None:
@@ -241,5 +238,5 @@ class SseConnection(asyncio.Protocol):
             return
         if not self.closed and now - self.last_write > self.service.config.sse.heartbeat_s:
             self.last_write = now
-            if self.transport is not None and not self.paused:
+            if self.transport is not None and not self.outbox.paused:
                 self.transport.write(_HEARTBEAT)

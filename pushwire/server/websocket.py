@@ -190,10 +190,9 @@ class WebSocketConnection(asyncio.Protocol):
                close: CloseCode = CloseCode.POLICY_VIOLATION) -> None:
         """Refuse the auth: ``error``, then close (1008 by default)."""
         data, close = self.session.reject(message, code=code, close=close)
-        if self.transport is not None and self.ws.state is State.OPEN:
-            self.transport.write(encode_ws_frame(data, OP_TEXT))
+        self._write_now(data)
         self.metrics.inc(f"ws_closed_{int(close)}")
-        self.close(close, message[:120])
+        self.close(close, message)
 
     def track_positions(self, positions: dict[str, tuple[int, str]]) -> None:
         """WebSocket clients keep their own cursors: nothing to track."""
@@ -237,18 +236,23 @@ class WebSocketConnection(asyncio.Protocol):
 
     def fail(self, code: int, reason: str, op: Op | None = None) -> None:
         """Send ``op`` (an ``error``, usually) directly, then close with ``code``."""
-        if op is not None and self.transport is not None and self.ws.state is State.OPEN:
-            self.transport.write(encode_ws_frame(encode_op(op, self.service.system_channel), OP_TEXT))
+        if op is not None:
+            self._write_now(encode_op(op, self.service.system_channel))
         self.metrics.inc(f"ws_closed_{int(code)}")
         self.close(code, reason)
+
+    def _write_now(self, json: bytes) -> None:
+        """Write a system frame ahead of the lanes (an error just before a close)."""
+        if self.transport is not None and self.ws.state is State.OPEN:
+            self.transport.write(encode_ws_frame(json, OP_TEXT))
 
     def goodbye(self, reason: str) -> None:
         """Graceful shutdown: flush what is queued, say goodbye, close with 1001."""
         if self.closed or self.ws.state is not State.OPEN:
             return
         self.outbox.flush()
-        if self.authenticated and self.transport is not None:
-            self.transport.write(encode_ws_frame(encode_op(Goodbye(reason), self.service.system_channel), OP_TEXT))
+        if self.authenticated:
+            self._write_now(encode_op(Goodbye(reason), self.service.system_channel))
         self.close(CloseCode.GOING_AWAY, reason)
 
     def _close_transport(self) -> None:
