@@ -37,6 +37,7 @@ from ..protocol.streams import (
     parse_positions,
     parse_stream,
 )
+from .service import MAX_PENDING_HANDLERS
 from .sse import SseConnection, vector_fits
 from .websocket import WebSocketConnection
 
@@ -199,6 +200,10 @@ class Routes:
         client = self.service.clients[client_id]
         if not client.authenticated:
             raise self._refuse(409, "the client's session is not open yet (auth_ok not sent)")
+        if client.handlers_pending >= MAX_PENDING_HANDLERS:
+            # an SSE client's frames arrive by POST: its back-pressure is this answer (retry later)
+            raise self._refuse(429, "too many messages still being handled; retry later",
+                               headers=(("Retry-After", "1"),))
         session = client.post_session()
         for event in session.receive_text(body_bytes):
             if isinstance(event, Violation):

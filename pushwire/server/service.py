@@ -57,8 +57,9 @@ ChannelHandler = Callable[[str, Frame, Any], Any]
 
 #: features this server grants (binary delivery is not implemented yet: see README)
 SUPPORTED_FEATURES: tuple[str, ...] = ()
-#: asynchronous handler calls one connection may have waiting before its socket stops being read
-_MAX_PENDING_HANDLERS = 64
+#: asynchronous handler calls one connection may have waiting before its socket stops being read (WebSocket)
+#: or its ``POST /rps/send`` is answered 429 (SSE)
+MAX_PENDING_HANDLERS = 64
 
 
 class Connection(Protocol):
@@ -397,7 +398,7 @@ class PushService:
         else:
             queued[0].append(result)
         connection.handlers_pending += 1
-        if connection.handlers_pending == _MAX_PENDING_HANDLERS:
+        if connection.handlers_pending == MAX_PENDING_HANDLERS:
             connection.pause_reading()  # TCP back-pressure: a client cannot queue unbounded handler work
 
     async def _run_handlers(self, connection: Any, queue: deque[Awaitable[Any]]) -> None:
@@ -410,7 +411,7 @@ class PushService:
                     self._handler_failed()
                 queue.popleft()
                 connection.handlers_pending -= 1
-                if connection.handlers_pending == _MAX_PENDING_HANDLERS // 2:
+                if connection.handlers_pending == MAX_PENDING_HANDLERS // 2:
                     connection.resume_reading()
         finally:
             for waiting in queue:  # cancelled: the coroutines that never ran are closed, not leaked

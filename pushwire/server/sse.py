@@ -127,7 +127,7 @@ class SseConnection(asyncio.Protocol):
 
     def accept(self, auth_ok: Op, positions: dict[str, tuple[int, str]]) -> None:
         """Send ``auth_ok`` carrying the starting position vector."""
-        self.positions.update(positions)
+        self.track_positions(positions)
         self.authenticated = True
         self.send_op(auth_ok)
 
