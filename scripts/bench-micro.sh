@@ -7,7 +7,7 @@
 #                                        again in a second run of just the benchmarks that were
 #   bash scripts/bench-micro.sh --save   run the gated benchmarks and replace the baseline with this run
 #   bash scripts/bench-micro.sh --table  run every micro benchmark (compiled and pure-Python models) three
-#                                        times; print the markdown table of docs/benchmarks-micro.md
+#                                        times; print the markdown table of docs/benchmarks.md (micro section)
 #
 # Extra arguments go to pytest, e.g. `bash scripts/bench-micro.sh -k lanes`.
 # Environment: PYTHON (default .venv/bin/python); BENCH_MICRO_FAIL (default median:15%);

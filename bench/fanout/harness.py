@@ -710,7 +710,7 @@ IDLE_HEADER = (
 
 
 def render_markdown(doc: dict[str, Any]) -> str:
-    """The docs/benchmarks-fanout.md section from a results document."""
+    """The fan-out section of docs/benchmarks.md from a results document."""
     m = doc["machine"]
     cells: dict[str, dict[str, Any]] = doc["cells"]
     quick = "  **(quick smoke run: one short run per cell, not for quoting)**" if doc["quick"] else ""

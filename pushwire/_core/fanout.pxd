@@ -26,6 +26,7 @@ cdef class Publication:
 
 
 cdef class Outbox
+cdef class StreamFanout
 
 
 @cython.final
@@ -70,6 +71,12 @@ cdef class Outbox:
     cdef bint _warned
     cdef readonly Py_ssize_t low_drops
     cdef readonly Py_ssize_t overflows
+    # the stream whose batch of this loop turn the outbox takes whole (shared bytes), and from which position
+    cdef StreamFanout _shared
+    cdef Py_ssize_t _shared_start
+    # the most frames and bytes a shared batch may grow to for this outbox: what its lanes would hold
+    cdef Py_ssize_t _share_count
+    cdef Py_ssize_t _share_bytes
 
     cdef inline Py_ssize_t _accounted(self, Publication publication)
     cdef int c_deliver(self, Publication publication) except -2
@@ -80,11 +87,24 @@ cdef class Outbox:
     cpdef int push_system(self, object item, Py_ssize_t nbytes) except -2
     cpdef int flush(self) except -1
     cpdef void stop(self)
+    cdef int _demote(self) except -1
 
 
 @cython.final
 cdef class StreamFanout:
     cdef list _outboxes
     cdef dict _index
+    cdef list _pass
+    cdef Py_ssize_t _pass_bytes
+    cdef Py_ssize_t _shared_pending
+    cdef Py_ssize_t _limit_count
+    cdef Py_ssize_t _limit_bytes
+    cdef dict _joined
+    cdef Py_ssize_t _joined_len
+
+    cdef void _demote_all(self) except *
+
+    cdef bytes _joined_from(self, Py_ssize_t start)
+    cdef void _release(self)
 
     cpdef Py_ssize_t publish(self, Publication publication) except -1

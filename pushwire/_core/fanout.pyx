@@ -181,6 +181,10 @@ cdef class Outbox:
         self._warn_high_bytes = warn_high_bytes
         self._warn_normal_count = warn_normal_count
         self._warn_normal_bytes = warn_normal_bytes
+        # a shared batch stays below every point where the lanes would act: the ``slow`` warning of the
+        # lossless lanes, the low lane's bounds (drop oldest), one flush's byte budget
+        self._share_count = min(warn_high_count, warn_normal_count, lanes._low.max_count)
+        self._share_bytes = min(warn_high_bytes, warn_normal_bytes, lanes._low.max_bytes, max_flush_bytes)
 
     # -- input ------------------------------------------------------------------------------------------
 
@@ -193,6 +197,8 @@ cdef class Outbox:
     cdef int c_deliver(self, Publication publication) except -2:
         if self.closed:
             return 0
+        if self._shared is not None:
+            self._demote()
         if self._catching_up is not None and publication.stream in self._catching_up:
             return self._to_backlog(publication, True)
         if self.kind == OUT_WS:
@@ -207,6 +213,8 @@ cdef class Outbox:
         """Queue a system message (high lane)."""
         if self.closed:
             return 0
+        if self._shared is not None:
+            self._demote()
         return self._push(item, nbytes, 0)
 
     def deliver_replay(self, str stream, list publications):
@@ -215,6 +223,8 @@ cdef class Outbox:
         cdef Py_ssize_t total = 0
         if self.closed or not publications:
             return
+        if self._shared is not None:
+            self._demote()
         if self._backlog is None and len(publications) + self.lanes._high.count + self.lanes._normal.count \
                 + self.lanes._low.count <= self._refill_count:
             # sized as the lanes account them, on top of what is queued: a shortcut must not overflow a lane
@@ -305,6 +315,16 @@ cdef class Outbox:
     cpdef int flush(self) except -1:
         """Write one batch; return 1 when more is waiting (the flusher comes back next turn)."""
         cdef list batch
+        cdef StreamFanout shared
+        if self._shared is not None:
+            if self.paused:
+                self._demote()  # the socket fell behind: the frames wait in the lanes, within their bounds
+                return 0
+            shared, self._shared = self._shared, None
+            data = shared._joined_from(self._shared_start)
+            shared._release()
+            self.write(data)  # the same bytes object for every connection that took the whole batch
+            return 0
         if self.paused or self.closed:
             return 0
         if self._backlog is not None:
@@ -325,8 +345,23 @@ cdef class Outbox:
             return 1
         return 0
 
+    cdef int _demote(self) except -1:
+        """Leave the shared batch: its frames from this outbox's position go into the lanes, as if pushed."""
+        cdef StreamFanout shared = self._shared
+        cdef Publication publication
+        self._shared = None
+        pending = shared._pass[self._shared_start:]
+        shared._release()
+        for publication in pending:
+            if self._push(publication.ws_frame, PyBytes_GET_SIZE(publication.ws_frame), publication.lane) < 0:
+                return 0
+        return 0
+
     cpdef void stop(self):
         """Drop everything queued; nothing more is accepted or written."""
+        if self._shared is not None:
+            self._shared, shared = None, self._shared
+            (<StreamFanout>shared)._release()
         self.closed = True
         self.lanes.clear()
         self._backlog = None
@@ -364,6 +399,8 @@ cdef class StreamFanout:
     def __init__(self):
         self._outboxes = []
         self._index = {}
+        self._pass = []
+        self._joined = None
 
     def add(self, Outbox outbox):
         """Subscribe an outbox (idempotent)."""
@@ -377,6 +414,9 @@ cdef class StreamFanout:
         index = self._index.pop(outbox, None)
         if index is None:
             return False
+        if outbox._shared is self:
+            outbox._shared = None
+            self._release()
         last = self._outboxes.pop()
         if last is not outbox:
             self._outboxes[index] = last
@@ -384,11 +424,72 @@ cdef class StreamFanout:
         return True
 
     cpdef Py_ssize_t publish(self, Publication publication) except -1:
-        """Queue the publication for every subscriber; return how many there are."""
+        """Queue the publication for every subscriber; return how many there are.
+
+        A WebSocket subscriber with nothing queued does not get a reference in its lanes: it *shares* the
+        stream's batch of this loop turn, and the flush writes it the same joined bytes as every other such
+        subscriber (one join per batch, not one per connection). Anything else for that connection (another
+        stream, a system op, a pause of its socket) first moves the shared frames into its lanes, in order.
+        """
         cdef Outbox outbox
+        cdef PriorityLanes lanes
+        cdef Py_ssize_t size = PyBytes_GET_SIZE(publication.ws_frame)
+        if self._shared_pending and (len(self._pass) >= self._limit_count
+                                     or self._pass_bytes + size > self._limit_bytes):
+            # the batch would outgrow what the lanes may hold: its takers go back to their bounded lanes
+            # (a reader that lags is then bounded, dropped or cut exactly as without sharing)
+            self._demote_all()
         for outbox in self._outboxes:
+            if outbox._shared is self:
+                continue
+            lanes = outbox.lanes
+            if (outbox._shared is None and outbox.kind == OUT_WS and not outbox.closed and not outbox.paused
+                    and outbox._backlog is None
+                    and lanes._high.count + lanes._normal.count + lanes._low.count == 0):
+                if not self._shared_pending:
+                    self._limit_count = outbox._share_count
+                    self._limit_bytes = outbox._share_bytes
+                outbox._shared = self
+                outbox._shared_start = len(self._pass)
+                self._shared_pending += 1
+                if not outbox.scheduled:
+                    outbox.scheduled = True
+                    outbox.flusher.mark(outbox)
+                continue
             outbox.c_deliver(publication)
+        if self._shared_pending:
+            self._pass.append(publication)
+            self._pass_bytes += size
         return len(self._outboxes)
+
+    cdef void _demote_all(self) except *:
+        cdef Outbox outbox
+        for outbox in list(self._outboxes):
+            if outbox._shared is self:
+                outbox._demote()
+
+    cdef bytes _joined_from(self, Py_ssize_t start):
+        """The WebSocket frames of this turn's batch from ``start``, joined once and shared."""
+        cdef Py_ssize_t n = len(self._pass)
+        if self._joined is None or self._joined_len != n:
+            self._joined = {}
+            self._joined_len = n
+        data = self._joined.get(start)
+        if data is None:
+            if n - start == 1:
+                data = (<Publication>self._pass[start]).ws_frame
+            else:
+                data = b"".join([(<Publication>p).ws_frame for p in self._pass[start:]])
+            self._joined[start] = data
+        return data
+
+    cdef void _release(self):
+        """One sharing outbox is done with the batch; the last one clears it."""
+        self._shared_pending -= 1
+        if self._shared_pending == 0:
+            self._pass = []
+            self._pass_bytes = 0
+            self._joined = None
 
     def __len__(self):
         return len(self._outboxes)
