@@ -37,6 +37,7 @@ cdef class Flusher:
     cdef bint _scheduled
     cdef object _on_error
     cdef public object counters
+    cdef public object sse_id_line
     cdef readonly Py_ssize_t passes
 
     cdef inline void mark(self, Outbox outbox)
@@ -77,6 +78,10 @@ cdef class Outbox:
     # the most frames and bytes a shared batch may grow to for this outbox: what its lanes would hold
     cdef Py_ssize_t _share_count
     cdef Py_ssize_t _share_bytes
+    # an SSE connection whose position vector is this one stream alone may share that stream's batches
+    cdef public object sse_single
+    # ``write_shared(data, last_publication)`` for SSE: writes the shared bytes and moves the position
+    cdef public object write_shared
 
     cdef inline Py_ssize_t _accounted(self, Publication publication)
     cdef int c_deliver(self, Publication publication) except -2
@@ -100,11 +105,12 @@ cdef class StreamFanout:
     cdef Py_ssize_t _limit_count
     cdef Py_ssize_t _limit_bytes
     cdef dict _joined
-    cdef Py_ssize_t _joined_len
+    cdef dict _joined_sse
 
     cdef void _demote_all(self) except *
 
     cdef bytes _joined_from(self, Py_ssize_t start)
+    cdef bytes _joined_sse_from(self, Py_ssize_t start, object id_line)
     cdef void _release(self)
 
     cpdef Py_ssize_t publish(self, Publication publication) except -1

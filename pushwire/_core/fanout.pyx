@@ -80,15 +80,19 @@ cdef class Flusher:
         schedule: ``schedule(callback)``, e.g. ``loop.call_soon``.
         counters: a mapping of counters (``collections.Counter``) for drops and slow-consumer cuts.
         on_error: ``on_error(outbox, exception)`` when writing to one connection failed.
+        sse_id_line: ``sse_id_line(publication)`` -> the SSE ``id:`` line of a single-stream connection
+            (the position vector's format belongs to the protocol layer); None: SSE outboxes never share.
     """
 
-    def __init__(self, schedule, counters, on_error=None):
+    def __init__(self, schedule, counters, on_error=None, sse_id_line=None):
         self._dirty = []
         self._overflowed = []
         self._schedule = schedule
         self._scheduled = False
         self.counters = counters
         self._on_error = on_error
+        #: ``sse_id_line(publication)`` -> the ``id:`` line of a connection positioned on that stream alone
+        self.sse_id_line = sse_id_line
 
     cdef inline void mark(self, Outbox outbox):
         self._dirty.append(outbox)
@@ -321,9 +325,15 @@ cdef class Outbox:
                 self._demote()  # the socket fell behind: the frames wait in the lanes, within their bounds
                 return 0
             shared, self._shared = self._shared, None
-            data = shared._joined_from(self._shared_start)
-            shared._release()
-            self.write(data)  # the same bytes object for every connection that took the whole batch
+            if self.kind == OUT_WS:
+                data = shared._joined_from(self._shared_start)
+                shared._release()
+                self.write(data)  # the same bytes object for every connection that took the whole batch
+            else:
+                data = shared._joined_sse_from(self._shared_start, self.flusher.sse_id_line)
+                last = shared._pass[len(shared._pass) - 1]
+                shared._release()
+                self.write_shared(data, last)
             return 0
         if self.paused or self.closed:
             return 0
@@ -353,7 +363,8 @@ cdef class Outbox:
         pending = shared._pass[self._shared_start:]
         shared._release()
         for publication in pending:
-            if self._push(publication.ws_frame, PyBytes_GET_SIZE(publication.ws_frame), publication.lane) < 0:
+            item = publication.ws_frame if self.kind == OUT_WS else publication
+            if self._push(item, self._accounted(publication), publication.lane) < 0:
                 return 0
         return 0
 
@@ -401,6 +412,7 @@ cdef class StreamFanout:
         self._index = {}
         self._pass = []
         self._joined = None
+        self._joined_sse = None
 
     def add(self, Outbox outbox):
         """Subscribe an outbox (idempotent)."""
@@ -443,9 +455,10 @@ cdef class StreamFanout:
             if outbox._shared is self:
                 continue
             lanes = outbox.lanes
-            if (outbox._shared is None and outbox.kind == OUT_WS and not outbox.closed and not outbox.paused
-                    and outbox._backlog is None
-                    and lanes._high.count + lanes._normal.count + lanes._low.count == 0):
+            if (outbox._shared is None and not outbox.closed and not outbox.paused and outbox._backlog is None
+                    and lanes._high.count + lanes._normal.count + lanes._low.count == 0
+                    and (outbox.kind == OUT_WS
+                         or (outbox.sse_single == publication.stream and outbox.flusher.sse_id_line is not None))):
                 if not self._shared_pending:
                     self._limit_count = outbox._share_count
                     self._limit_bytes = outbox._share_bytes
@@ -471,16 +484,37 @@ cdef class StreamFanout:
     cdef bytes _joined_from(self, Py_ssize_t start):
         """The WebSocket frames of this turn's batch from ``start``, joined once and shared."""
         cdef Py_ssize_t n = len(self._pass)
-        if self._joined is None or self._joined_len != n:
+        if self._joined is None:
             self._joined = {}
-            self._joined_len = n
-        data = self._joined.get(start)
+        key = (start, n)  # the batch may still grow during the turn: a longer batch is another buffer
+        data = self._joined.get(key)
         if data is None:
             if n - start == 1:
                 data = (<Publication>self._pass[start]).ws_frame
             else:
                 data = b"".join([(<Publication>p).ws_frame for p in self._pass[start:]])
-            self._joined[start] = data
+            self._joined[key] = data
+        return data
+
+    cdef bytes _joined_sse_from(self, Py_ssize_t start, object id_line):
+        """The SSE events of this turn's batch from ``start`` for single-stream connections, joined once."""
+        cdef Publication publication
+        if self._joined_sse is None:
+            self._joined_sse = {}
+        key = (start, len(self._pass))
+        data = self._joined_sse.get(key)
+        if data is None:
+            parts = []
+            for publication in self._pass[start:]:
+                if publication._sse_id_line is None:
+                    publication._sse_id_line = id_line(publication)
+                parts.append(publication._sse_id_line)
+                if publication._sse_body is None:
+                    publication._sse_body = (b"event: " + publication.event.encode() + b"\ndata: "
+                                             + publication.json + b"\n\n")
+                parts.append(publication._sse_body)
+            data = b"".join(parts)
+            self._joined_sse[key] = data
         return data
 
     cdef void _release(self):
@@ -490,6 +524,7 @@ cdef class StreamFanout:
             self._pass = []
             self._pass_bytes = 0
             self._joined = None
+            self._joined_sse = None
 
     def __len__(self):
         return len(self._outboxes)

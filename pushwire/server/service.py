@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from ..config import ServerConfig
 from ..errors import AuthRejected, CloseCode, ErrorCode, ProtocolError
-from .._core.fanout import Flusher, Outbox
+from .._core.fanout import Flusher, Outbox, Publication
 from ..hub.hub import Hub, PreparedStream
 from ..metrics import Metrics
 from ..protocol.channels import ChannelKind
@@ -42,7 +42,7 @@ from ..protocol.session import (
     Violation,
     negotiate_features,
 )
-from ..protocol.streams import MAX_POSITION_CHARS, MAX_POSITION_ENTRIES, StreamRef
+from ..protocol.streams import MAX_POSITION_CHARS, MAX_POSITION_ENTRIES, StreamRef, format_positions
 from .sse import vector_fits
 
 __all__ = ["AuthValidator", "Connection", "PushService"]
@@ -131,7 +131,8 @@ class PushService:
         #: most publications one connection may have waiting to enter its lanes (replay plus what arrives meanwhile)
         self.backlog_limit = config.queue.high.max_count + config.queue.normal.max_count + config.queue.low.max_count
         #: flushes every connection that has something to write, once per loop turn
-        self.flusher = Flusher(loop.call_soon, metrics.counters, on_error=self._write_failed)
+        self.flusher = Flusher(loop.call_soon, metrics.counters, on_error=self._write_failed,
+                               sse_id_line=single_position_id_line)
         metrics.gauge("flush_passes", lambda: self.flusher.passes)
         metrics.gauge("connected_clients", lambda: len(self.clients))
         metrics.gauge("open_connections", lambda: len(self.connections))
@@ -543,6 +544,11 @@ async def _resume(coro: Coroutine[Any, Any, Any], waiting_on: Any) -> Any:
             waiting_on = coro.send(None)
         except StopIteration as done:
             return done.value
+
+
+def single_position_id_line(publication: Publication) -> bytes:
+    """The SSE ``id:`` line of a connection whose position vector is the publication's stream alone."""
+    return b"id: %s\n" % format_positions({publication.stream: (publication.offset, publication.epoch)}).encode()
 
 
 def _statuses(prepared: list[PreparedStream]) -> dict[str, StreamStatus]:

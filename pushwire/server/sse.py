@@ -83,6 +83,7 @@ class SseConnection(asyncio.Protocol):
         self.outbox = make_outbox(self, OUT_SSE, service.config.queue, service.flusher,
                                   backlog_limit=service.backlog_limit)
         self.outbox.write = self.write_batch
+        self.outbox.write_shared = self.write_shared
 
     # asyncio.Protocol
 
@@ -127,7 +128,7 @@ class SseConnection(asyncio.Protocol):
 
     def accept(self, auth_ok: Op, positions: dict[str, tuple[int, str]]) -> None:
         """Send ``auth_ok`` carrying the starting position vector."""
-        self.track_positions(positions)
+        self.track_positions(positions)  # before auth_ok is queued: its id carries them
         self.authenticated = True
         self.send_op(auth_ok)
 
@@ -136,11 +137,13 @@ class SseConnection(asyncio.Protocol):
         for name, position in positions.items():
             if name in self.positions or self._room_for(name):
                 self.positions.setdefault(name, position)
+        self._note_single()
 
     def forget_positions(self, names: Iterable[str]) -> None:
         """Drop unsubscribed streams from the position vector."""
         for name in names:
             self.positions.pop(name, None)
+        self._note_single()
 
     def post_session(self) -> Session:
         """The session that parses this client's ``POST /rps/send`` bodies (made on first use, already live)."""
@@ -174,6 +177,20 @@ class SseConnection(asyncio.Protocol):
         self.transport.writelines(sse_parts(batch, self.positions, self.streams, self._room_for, self._vector,
                                             self._system_part))
         self.last_write = self.loop.time()
+        self._note_single()
+
+    def write_shared(self, data: bytes, last: Publication) -> None:
+        """Write a batch shared with every connection positioned on this one stream; move the position."""
+        if self.transport is None or self.closed:
+            return
+        self.positions[last.stream] = last
+        self.transport.write(data)
+        self.last_write = self.loop.time()
+
+    def _note_single(self) -> None:
+        """Tell the outbox whether the position vector is one stream alone (then it may share batches)."""
+        positions = self.positions
+        self.outbox.sse_single = next(iter(positions)) if len(positions) == 1 else None
 
     def _system_part(self, item: _SystemEvent) -> bytes:
         return b"id: %s\nevent: system\ndata: %s\n\n" % (self._vector(), item.json)
