@@ -723,18 +723,26 @@ static void on_message(conn_t *c, const char *p, size_t n, uint64_t t_recv) {
     if (c->state == ST_SUBSCRIBING) {
         if (!cfg.ready_match || memmem(p, n, cfg.ready_match, strlen(cfg.ready_match))) sub_ready(c);
     }
-    if (cfg.ping_match && cfg.proto == PROTO_WS && memmem(p, n, cfg.ping_match, strlen(cfg.ping_match))) {
-        c_pings++;
-        if (cfg.ping_reply) ws_send(c, 1, cfg.ping_reply, strlen(cfg.ping_reply));
+    /* One scan for the payload's start; the publisher writes {"r":R,"s":S,"t":T,...} in that order, so the
+       rest is read in place (one memmem per delivery, not four: this loop runs millions of times a second). */
+    const char *q = find_key(p, n, "{\"r\":", 5);
+    uint64_t r, seq, ts;
+    if (!q) {
+        if (cfg.ping_match && cfg.proto == PROTO_WS && memmem(p, n, cfg.ping_match, strlen(cfg.ping_match))) {
+            c_pings++;
+            if (cfg.ping_reply) ws_send(c, 1, cfg.ping_reply, strlen(cfg.ping_reply));
+            return;
+        }
+        c_other++;
         return;
     }
-    const char *q = find_key(p, n, "\"r\":", 4);
-    uint64_t r, seq, ts;
-    if (!q || !parse_u64(q, end, &r)) { c_other++; return; }
+    if (!parse_u64(q, end, &r)) { c_other++; return; }
     if (r != run_id) { c_foreign++; return; }
-    q = find_key(p, n, "\"s\":", 4);
-    const char *qt = find_key(p, n, "\"t\":", 4);
-    if (!q || !qt || !parse_u64(q, end, &seq) || !parse_u64(qt, end, &ts)) { c_other++; return; }
+    while (q < end && *q >= '0' && *q <= '9') q++;
+    if (end - q < 5 || memcmp(q, ",\"s\":", 5) != 0 || !parse_u64(q + 5, end, &seq)) { c_other++; return; }
+    q += 5;
+    while (q < end && *q >= '0' && *q <= '9') q++;
+    if (end - q < 5 || memcmp(q, ",\"t\":", 5) != 0 || !parse_u64(q + 5, end, &ts)) { c_other++; return; }
     if (cfg.track_cursor) {
         const char *qc = find_key(p, n, "\"cursor\":", 9);
         uint64_t cur;
