@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CORE_MODULES = ["codec", "wsframe", "lanes", "replay", "chunker", "bucket"]
+CORE_MODULES = ["codec", "wsframe", "lanes", "replay", "chunker", "bucket", "fanout", "httphead"]
 
 
 @pytest.mark.slow

@@ -31,6 +31,8 @@ from urllib.parse import parse_qs, unquote
 
 import orjson
 
+from pushwire._core.httphead import parse_head
+
 from pushwire.config import HttpConfig
 from pushwire.errors import HandshakeError, HttpError, StateError
 
@@ -60,12 +62,10 @@ _VERSION = re.compile(rb"HTTP/[0-9]\.[0-9]")
 _FIELD_VALUE = re.compile(rb"[\t\x20-\x7e\x80-\xff]*")
 _STR_FIELD_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
 _ABSOLUTE = re.compile(r"(?i:https?)://[^/?#]+([^#]*)")
-# A whole well-formed head in one match (the common case); anything it refuses goes through the line-by-line
-# checks, which say precisely what is wrong. It accepts exactly what those checks accept.
-_FAST_HEAD = re.compile(
-    rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([\x21-\x7e]+) (HTTP/1\.[01])\r\n"
-    rb"((?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*\r\n)*)\r\n")
 _REASONS = {status.value: status.phrase for status in HTTPStatus}
+# The 101 answer to a WebSocket handshake, filled with the accept value and the subprotocol field, if any.
+_SWITCHING = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+              b"Sec-WebSocket-Accept: %s\r\n%s\r\n")
 # Responses that never carry a body, hence no Content-Length (RFC 9110 8.6, 15.3.5, 15.4.5).
 _NO_BODY = frozenset({204, 304})
 # Content-Length digits beyond this would be at least an exabyte: refuse before int() sees them.
@@ -92,6 +92,14 @@ class Headers:
         self._index: dict[str, list[str]] = {}
         for name, value in items:
             self.add(name, value)
+
+    @classmethod
+    def parsed(cls, items: list[tuple[str, str]], index: dict[str, list[str]]) -> Headers:
+        """Adopt fields already parsed (``items`` in order, ``index`` by lower-cased name); no copy."""
+        headers = cls.__new__(cls)
+        headers._items = items
+        headers._index = index
+        return headers
 
     def add(self, name: str, value: str) -> None:
         """Append one field."""
@@ -265,7 +273,7 @@ class HttpRequestParser:
                 return Request(*fields[:-1], b"", fields[-1])
             self._pending = (fields, length)
             headers: Headers = fields[6]
-            self._continue = "100-continue" in headers.tokens("expect") and len(self._buf) < length
+            self._continue = _has_token(headers._index.get("expect"), "100-continue") and len(self._buf) < length
         fields, length = self._pending
         if len(self._buf) < length:
             return None
@@ -282,6 +290,20 @@ class HttpRequestParser:
         a client cannot make us buffer more than them.
         """
         buf = self._buf
+        limits = self._config
+        if self._scan == 0 and buf[:1] != b"\r":
+            # The usual case, a whole head in one read: a few C-speed searches instead of a loop over lines.
+            # Anything unusual (over a limit, a bare LF) goes through the loop, which says what is wrong.
+            end = buf.find(b"\r\n\r\n")
+            if end >= 0:
+                length = end + 4
+                line_end = buf.find(b"\r\n")
+                lfs = buf.count(b"\n", 0, length)
+                if (lfs == buf.count(b"\r\n", 0, length)
+                        and line_end <= limits.max_request_line_bytes
+                        and length - 2 - (line_end + 2) <= limits.max_header_bytes
+                        and lfs - 2 <= limits.max_headers):
+                    return length
         if self._scan == 0:
             # Ignore blank lines before a request (RFC 9112 2.2), e.g. a stray CRLF after a body.
             skip = 0
@@ -291,7 +313,6 @@ class HttpRequestParser:
                 del buf[:skip]
             if buf == b"\r":
                 return -1  # maybe the CR of one more blank line: wait for its LF
-        limits = self._config
         pos = self._scan
         while (lf := buf.find(b"\n", pos)) >= 0:
             if lf == 0 or buf[lf - 1] != 0x0D:
@@ -314,20 +335,16 @@ class HttpRequestParser:
         if self._line_end < 0:
             if len(buf) > limits.max_request_line_bytes + 1:
                 raise HttpError(414, "request line too long")
-        elif len(buf) - (self._line_end + 2) > limits.max_header_bytes:
+        elif len(buf) - (self._line_end + 2) > limits.max_header_bytes + 1:
+            # the field lines may take max_header_bytes; one byte more may be the CR of the blank line
             raise HttpError(431, "header section too large")
         return -1
 
     def _parse_head(self, head: bytes) -> tuple[tuple[Any, ...], int]:
-        fast = _FAST_HEAD.fullmatch(head)
+        fast = parse_head(head)
         if fast is not None:
-            method, target, version = (part.decode("ascii") for part in fast.group(1, 2, 3))
-            headers = Headers()
-            fields = fast.group(4)
-            if fields:
-                for line in fields[:-2].split(b"\r\n"):
-                    name, _, value = line.partition(b":")
-                    headers.add(name.decode("ascii"), value.strip(b" \t").decode("latin-1"))
+            method, target, version, items, index = fast
+            headers = Headers.parsed(items, index)
         else:
             lines = head[:-4].split(b"\r\n")  # without the CRLF CRLF that ends the head
             method, target, version = _parse_request_line(lines[0])
@@ -335,18 +352,22 @@ class HttpRequestParser:
             for line in lines[1:]:
                 headers.add(*_parse_field_line(line))
         path, query_all = _parse_target(method, target)
-        length = self._body_length(headers)
-        hosts = headers.get_all("host")
+        index = headers._index
+        length = self._body_length(index)
+        hosts = index.get("host", ())
         if len(hosts) > 1 or (version == "HTTP/1.1" and not hosts):
             raise HttpError(400, "an HTTP/1.1 request needs exactly one Host header")
-        tokens = headers.tokens("connection")
-        keep_alive = "close" not in tokens if version == "HTTP/1.1" else "keep-alive" in tokens
+        connection = index.get("connection")
+        if version == "HTTP/1.1":
+            keep_alive = not _has_token(connection, "close")
+        else:
+            keep_alive = _has_token(connection, "keep-alive")
         query = {key: values[0] for key, values in query_all.items()}
         return (method, target, path, query, query_all, version, headers, keep_alive), length
 
-    def _body_length(self, headers: Headers) -> int:
-        lengths = headers.get_all("content-length")
-        if "transfer-encoding" in headers:
+    def _body_length(self, index: dict[str, list[str]]) -> int:
+        lengths = index.get("content-length")
+        if "transfer-encoding" in index:
             if lengths:
                 raise HttpError(400, "both Content-Length and Transfer-Encoding")
             raise HttpError(501, "Transfer-Encoding is not supported: chunked request bodies are not "
@@ -407,8 +428,25 @@ def _parse_target(method: str, target: str) -> tuple[str, dict[str, list[str]]]:
         raise HttpError(400, "a request target cannot carry a fragment")
     raw_path, _, raw_query = origin.partition("?")
     path = unquote(raw_path, errors="replace")
-    query_all = parse_qs(raw_query, keep_blank_values=True, errors="replace") if raw_query else {}
-    return path, query_all
+    if not raw_query:
+        return path, {}
+    if "%" in raw_query or "+" in raw_query:
+        return path, parse_qs(raw_query, keep_blank_values=True, errors="replace")
+    return path, _split_query(raw_query)
+
+
+def _split_query(raw_query: str) -> dict[str, list[str]]:
+    """``parse_qs(raw_query, keep_blank_values=True)`` for a query without escapes (nothing to decode)."""
+    query_all: dict[str, list[str]] = {}
+    for part in raw_query.split("&"):
+        if part:
+            name, _, value = part.partition("=")
+            values = query_all.get(name)
+            if values is None:
+                query_all[name] = [value]
+            else:
+                values.append(value)
+    return query_all
 
 
 # ------------------------------------------------------------------------------------------------ responses
@@ -516,14 +554,15 @@ def check_websocket_upgrade(request: Request) -> str:
         raise HandshakeError("a WebSocket handshake must use GET")
     if request.version != "HTTP/1.1":
         raise HandshakeError("a WebSocket handshake needs HTTP/1.1")
-    if "websocket" not in request.headers.tokens("upgrade"):
+    index = request.headers._index
+    if not _has_token(index.get("upgrade"), "websocket"):
         raise HandshakeError("missing 'Upgrade: websocket'")
-    if "upgrade" not in request.headers.tokens("connection"):
+    if not _has_token(index.get("connection"), "upgrade"):
         raise HandshakeError("missing 'Connection: upgrade'")
-    versions = request.headers.get_all("sec-websocket-version")
+    versions = index.get("sec-websocket-version", ())
     if len(versions) != 1 or versions[0].strip() != "13":
         raise HandshakeError("unsupported Sec-WebSocket-Version (13 is required)", status=426)
-    keys = request.headers.get_all("sec-websocket-key")
+    keys = index.get("sec-websocket-key", ())
     if len(keys) != 1:
         raise HandshakeError("exactly one Sec-WebSocket-Key is required")
     key = keys[0].strip()
@@ -536,10 +575,24 @@ def check_websocket_upgrade(request: Request) -> str:
     return websocket_accept_key(key)
 
 
+def _has_token(values: list[str] | None, token: str) -> bool:
+    """Whether any of the comma-separated ``values`` is ``token`` (lower-case), in any case."""
+    if not values:
+        return False
+    for value in values:
+        if value.lower() == token:  # the usual single-token field, without splitting it
+            return True
+        if token in (t.strip().lower() for t in value.split(",")):
+            return True
+    return False
+
+
 def select_subprotocol(request: Request, supported: Sequence[str]) -> str | None:
     """Return the first of ``supported`` that the client offered in ``Sec-WebSocket-Protocol``, or None."""
-    offered = {t.strip() for value in request.headers.get_all("sec-websocket-protocol")
-               for t in value.split(",")}
+    values = request.headers._index.get("sec-websocket-protocol")
+    if not values:
+        return None
+    offered = {t.strip() for value in values for t in value.split(",")}
     for protocol in supported:
         if protocol in offered:
             return protocol
@@ -553,10 +606,12 @@ def build_websocket_accept(accept: str, subprotocol: str | None = None) -> bytes
         accept: the value :func:`check_websocket_upgrade` returned.
         subprotocol: the subprotocol to confirm (from :func:`select_subprotocol`), if any.
     """
-    fields = [("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Accept", accept)]
-    if subprotocol is not None:
-        fields.append(("Sec-WebSocket-Protocol", subprotocol))
-    return _head(101, fields).encode("latin-1")
+    _check_field("Sec-WebSocket-Accept", accept)
+    if subprotocol is None:
+        return _SWITCHING % (accept.encode("latin-1"), b"")
+    _check_field("Sec-WebSocket-Protocol", subprotocol)
+    protocol_field = b"Sec-WebSocket-Protocol: %s\r\n" % subprotocol.encode("latin-1")
+    return _SWITCHING % (accept.encode("latin-1"), protocol_field)
 
 
 def build_handshake_rejection(error: HandshakeError) -> bytes:

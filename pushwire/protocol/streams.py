@@ -130,14 +130,12 @@ class StreamRef:
     topic: str | None = None
     #: the stream name, ``chat`` or ``chat:room42`` (computed once: it is read on every hub operation)
     name: str = field(init=False, repr=False, compare=False)
+    #: True for a personal stream ``<channel>:@<client_id>`` (computed once, like ``name``)
+    is_personal: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "name", stream_name(self.channel.wire_name, self.topic))
-
-    @property
-    def is_personal(self) -> bool:
-        """True for a personal stream ``<channel>:@<client_id>``."""
-        return is_personal(self.topic)
+        object.__setattr__(self, "is_personal", is_personal(self.topic))
 
     @property
     def owner(self) -> str | None:
@@ -216,6 +214,10 @@ def parse_stream(name: object, channels: type[ChannelKind]) -> StreamRef:
         StreamError: ``unknown_channel`` when the channel part is well-formed but not one of ``channels``;
             ``bad_stream`` for malformed names and for the system channel (it is never a stream).
     """
+    if type(name) is str:
+        ref = _PARSED.get((channels, name))
+        if ref is not None:
+            return ref
     checked = check_stream_syntax(name)
     channel_name, sep, topic = checked.partition(":")
     channel = channels.from_name(channel_name)
@@ -224,7 +226,17 @@ def parse_stream(name: object, channels: type[ChannelKind]) -> StreamRef:
                           stream=checked)
     if channel.is_system:
         raise StreamError("the system channel is not a stream", stream=checked)
-    return StreamRef(channel, topic if sep else None)
+    ref = StreamRef(channel, topic if sep else None)
+    if len(_PARSED) >= _PARSED_MAX:
+        _PARSED.clear()
+    _PARSED[channels, name] = ref  # type: ignore[index]
+    return ref
+
+
+#: (channels, name as sent) -> its StreamRef: clients send the same few names over and over, and a StreamRef is
+#: immutable. Bounded: past the bound it starts afresh, so names nobody uses again cannot accumulate.
+_PARSED: dict[tuple[type[ChannelKind], str], StreamRef] = {}
+_PARSED_MAX = 4096
 
 
 # ---------------------------------------------------------------------------------------------------------

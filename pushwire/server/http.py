@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ..config import HttpConfig
 from ..errors import HttpError
 from ..protocol.http11 import HttpRequestParser, Request, build_response
+from . import eager
 
 if TYPE_CHECKING:
     from ..metrics import Metrics
@@ -35,7 +36,7 @@ class HttpConnection(asyncio.Protocol):
     """One client's HTTP/1.1 connection, until it closes or is upgraded."""
 
     __slots__ = ("config", "router", "metrics", "loop", "tracker", "transport", "parser", "busy", "upgraded",
-                 "closed", "last_activity", "partial_since", "body_since", "peer", "writing_paused")
+                 "closed", "last_activity", "partial_since", "body_since", "writing_paused")
 
     def __init__(self, config: HttpConfig, router: Router, metrics: Metrics, loop: asyncio.AbstractEventLoop,
                  tracker: set[Any]) -> None:
@@ -55,7 +56,6 @@ class HttpConnection(asyncio.Protocol):
         self.partial_since: float | None = self.last_activity
         #: when the current request's body started to arrive (it has body_timeout_s, not header_timeout_s)
         self.body_since: float | None = None
-        self.peer: Any = None
         #: the transport's write buffer is full: the client is not reading its answers
         self.writing_paused = False
 
@@ -63,7 +63,6 @@ class HttpConnection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        self.peer = transport.get_extra_info("peername")
         self.tracker.add(self)
         self.metrics.inc("http_connections")
 
@@ -125,45 +124,48 @@ class HttpConnection(asyncio.Protocol):
         self.metrics.inc("http_requests")
         try:
             answer = self.router.handle(self, request)
-        except HttpError as exc:
-            self.fail(exc, keep_alive=request.keep_alive)
-            return
+            if answer is not None and not isinstance(answer, bytes):
+                # an asynchronous route runs now, and becomes a task only if it really waits (see ``eager``)
+                answer = eager.start(answer)  # type: ignore[arg-type]
         except Exception as exc:
-            self._internal_error(exc)
+            self._route_failed(exc, request.keep_alive)
             return
-        if answer is None:  # upgraded, or answered by the route itself
-            return
-        if isinstance(answer, bytes):
+        if isinstance(answer, eager.Waiting):
+            self.busy = True
+            task = self.loop.create_task(eager.resume(answer))
+            task.add_done_callback(lambda done: self._async_done(done, request.keep_alive))
+        elif answer is not None and not (self.closed or self.upgraded):
             self.respond(answer, keep_alive=request.keep_alive)
-            return
-        self.busy = True
-        task = self.loop.create_task(answer)  # type: ignore[arg-type]
-        task.add_done_callback(lambda done: self._async_done(done, request.keep_alive))
+        # None: upgraded, or answered by the route itself
 
-    def _async_done(self, task: asyncio.Task[bytes], keep_alive: bool) -> None:
+    def _async_done(self, task: asyncio.Task[bytes | None], keep_alive: bool) -> None:
         self.busy = False
-        if self.closed or self.upgraded:
-            # an upgraded connection (SSE) belongs to its stream now: the route already failed that stream
-            if not task.cancelled() and task.exception() is not None and self.upgraded:
-                self.metrics.inc("http_internal_errors")
-                self.loop.call_exception_handler({"message": "pushwire route failed", "exception": task.exception()})
-            return
         if task.cancelled():
-            self.abort()
+            if not (self.closed or self.upgraded):
+                self.abort()
             return
         exc = task.exception()
-        if isinstance(exc, HttpError):
-            self.fail(exc, keep_alive=keep_alive)
-        elif exc is not None:
-            self._internal_error(exc)
+        if exc is not None:
+            self._route_failed(exc, keep_alive)
         else:
             response = task.result()
-            if response is None:  # the route upgraded the connection (SSE) or answered itself
-                return
-            self.respond(response, keep_alive=keep_alive)
-        if not (self.closed or self.writing_paused):
+            if response is not None and not (self.closed or self.upgraded):
+                self.respond(response, keep_alive=keep_alive)
+        if not (self.closed or self.upgraded or self.writing_paused):
             self.transport.resume_reading()  # type: ignore[union-attr]
             self._process()
+
+    def _route_failed(self, exc: BaseException, keep_alive: bool) -> None:
+        if self.upgraded:
+            # the connection (SSE) belongs to its stream now: the route already failed that stream
+            self.metrics.inc("http_internal_errors")
+            self.loop.call_exception_handler({"message": "pushwire route failed", "exception": exc})
+        elif self.closed:
+            return
+        elif isinstance(exc, HttpError):
+            self.fail(exc, keep_alive=keep_alive)
+        else:
+            self._internal_error(exc)
 
     def _internal_error(self, exc: BaseException) -> None:
         self.metrics.inc("http_internal_errors")
@@ -189,14 +191,15 @@ class HttpConnection(asyncio.Protocol):
                                     content_type="text/plain; charset=utf-8", keep_alive=keep_alive),
                      keep_alive=keep_alive)
 
-    def upgrade(self, protocol: asyncio.Protocol, response: bytes) -> None:
-        """Write the response (101 or the SSE head) and hand the socket to ``protocol``."""
+    def upgrade(self, protocol: asyncio.Protocol, response: bytes = b"") -> None:
+        """Write the response (a 101; nothing if ``protocol`` writes its own head) and hand it the socket."""
         assert self.transport is not None
         transport = self.transport
         self.upgraded = True
         self.tracker.discard(self)
         remaining = self.parser.take_remaining()
-        transport.write(response)
+        if response:
+            transport.write(response)
         transport.set_protocol(protocol)
         protocol.connection_made(transport)
         if remaining:

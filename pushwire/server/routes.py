@@ -153,9 +153,9 @@ class Routes:
             raise self._refuse(status, exc.reason) from None
         if connection.closed:
             return None
-        stream = SseConnection(service, client_id)
+        stream = SseConnection(service, client_id, build_sse_head())
         stream.auth_token = token
-        connection.upgrade(stream, build_sse_head())
+        connection.upgrade(stream)  # the stream writes the head with its first events
         cursors = {name: cursor for name, (cursor, _) in positions.items()}
         epochs = {name: epoch for name, (_, epoch) in positions.items() if epoch}
         await service.open_session(stream, client_id, refs, cursors, epochs)

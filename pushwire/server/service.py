@@ -44,6 +44,7 @@ from ..protocol.session import (
 )
 from ..protocol.streams import MAX_POSITION_CHARS, MAX_POSITION_ENTRIES, StreamRef, format_positions
 from .sse import vector_fits
+from . import eager
 
 __all__ = ["AuthValidator", "Connection", "PushService"]
 
@@ -446,20 +447,19 @@ class PushService:
     # -- tasks, hooks and the sweeper -----------------------------------------------------------------------
 
     def _run_eagerly(self, coro: Coroutine[Any, Any, Any]) -> None:
-        """Run a coroutine now, until it first waits; only then does it become a task.
+        """Run a session step now, until it first waits; only then does it become a task (see ``eager``).
 
         Opening a session or subscribing usually never waits (a synchronous validator, the memory broker):
         it then completes here, in the same loop turn, without a task, its scheduling or its latency.
         """
         try:
-            waiting_on = coro.send(None)
-        except StopIteration:
-            return
+            outcome = eager.start(coro)
         except Exception:
             self.metrics.inc("internal_errors")
             log.exception("pushwire session step failed")
             return
-        self._spawn(_resume(coro, waiting_on))
+        if isinstance(outcome, eager.Waiting):
+            self._spawn(eager.resume(outcome))
 
     def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
         task = self.loop.create_task(coro)  # type: ignore[arg-type]
@@ -523,27 +523,6 @@ class PushService:
             connection.abort()
         for task in list(self._tasks):
             task.cancel()
-
-
-async def _resume(coro: Coroutine[Any, Any, Any], waiting_on: Any) -> Any:
-    """Drive a coroutine that was started by hand (see ``_run_eagerly``) from where it stopped.
-
-    Each time the coroutine yields a future (it awaits something), wait for that future here, then step the
-    coroutine again: it reads the future's result or exception itself, as it would inside a task.
-    """
-    while True:
-        try:
-            if waiting_on is None:  # a bare yield (asyncio.sleep(0)): give the loop one turn
-                await asyncio.sleep(0)
-            else:
-                await asyncio.wait([waiting_on])
-        except asyncio.CancelledError:
-            coro.close()
-            raise
-        try:
-            waiting_on = coro.send(None)
-        except StopIteration as done:
-            return done.value
 
 
 def single_position_id_line(publication: Publication) -> bytes:

@@ -58,9 +58,9 @@ class SseConnection(asyncio.Protocol):
 
     __slots__ = ("service", "transport", "client_id", "session_token", "auth_token", "streams", "positions", "closed",
                  "authenticated", "last_write", "kind", "retry_ms", "session", "closing_since", "outbox", "loop",
-                 "metrics", "handlers_pending")
+                 "metrics", "handlers_pending", "preamble")
 
-    def __init__(self, service: PushService, client_id: str) -> None:
+    def __init__(self, service: PushService, client_id: str, head: bytes) -> None:
         self.service = service
         self.transport: asyncio.Transport | None = None
         self.client_id = client_id
@@ -74,6 +74,9 @@ class SseConnection(asyncio.Protocol):
         self.last_write = service.loop.time()
         self.kind = "sse"
         self.retry_ms = service.config.sse.retry_ms
+        #: the response head and the retry line, not written yet: they go out with the first events (auth_ok),
+        #: so that a new stream costs one write, not three
+        self.preamble = head + b"retry: %d\n\n" % self.retry_ms
         self.session: Session | None = None
         self.handlers_pending = 0
         #: when close() was called: a client that stops reading never lets the close complete
@@ -92,7 +95,6 @@ class SseConnection(asyncio.Protocol):
         queue = self.service.config.queue
         transport.set_write_buffer_limits(high=queue.write_high_water_bytes,  # type: ignore[attr-defined]
                                           low=queue.write_low_water_bytes)
-        transport.write(b"retry: %d\n\n" % self.retry_ms)  # type: ignore[attr-defined]
         self.service.track(self)
         self.metrics.inc("sse_connections")
 
@@ -174,8 +176,10 @@ class SseConnection(asyncio.Protocol):
     def write_batch(self, batch: list[Any]) -> None:
         if self.transport is None or self.closed:
             return
-        self.transport.writelines(sse_parts(batch, self.positions, self.streams, self._room_for, self._vector,
-                                            self._system_part))
+        parts = sse_parts(batch, self.positions, self.streams, self._room_for, self._vector, self._system_part)
+        if self.preamble:
+            parts.insert(0, self._take_preamble())
+        self.transport.writelines(parts)
         self.last_write = self.loop.time()
         self._note_single()
 
@@ -184,8 +188,18 @@ class SseConnection(asyncio.Protocol):
         if self.transport is None or self.closed:
             return
         self.positions[last.stream] = last
-        self.transport.write(data)
+        self._write(data)
         self.last_write = self.loop.time()
+
+    def _write(self, data: bytes) -> None:
+        if self.preamble:
+            self.transport.writelines((self._take_preamble(), data))  # type: ignore[union-attr]
+        else:
+            self.transport.write(data)  # type: ignore[union-attr]
+
+    def _take_preamble(self) -> bytes:
+        preamble, self.preamble = self.preamble, b""
+        return preamble
 
     def _note_single(self) -> None:
         """Tell the outbox whether the position vector is one stream alone (then it may share batches)."""
@@ -223,12 +237,14 @@ class SseConnection(asyncio.Protocol):
         self.closing_since = self.loop.time()
         self.outbox.stop()
         if self.transport is not None:
+            if self.preamble:  # a stream ended before its first event still gets its response head
+                self.transport.write(self._take_preamble())
             self.transport.close()
 
     def fail(self, code: int, reason: str, op: Op | None = None) -> None:
         """Write ``op`` (an ``error``, usually) at once, then end the stream."""
         if op is not None and self.transport is not None and not self.closed:
-            self.transport.write(b"event: system\ndata: %s\n\n" % encode_op(op, self.service.system_channel))
+            self._write(b"event: system\ndata: %s\n\n" % encode_op(op, self.service.system_channel))
         self.close(code, reason)
 
     def goodbye(self, reason: str) -> None:
@@ -256,4 +272,4 @@ class SseConnection(asyncio.Protocol):
         if not self.closed and now - self.last_write > self.service.config.sse.heartbeat_s:
             self.last_write = now
             if self.transport is not None and not self.outbox.paused:
-                self.transport.write(_HEARTBEAT)
+                self._write(_HEARTBEAT)
