@@ -274,7 +274,8 @@ class StreamStatus:
     recovered: bool | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "outcome", ResumeOutcome(self.outcome))
+        if type(self.outcome) is not ResumeOutcome:
+            object.__setattr__(self, "outcome", ResumeOutcome(self.outcome))
         if self.recovered is None:
             object.__setattr__(self, "recovered", self.outcome is ResumeOutcome.RECOVERED)
 

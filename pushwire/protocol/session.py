@@ -24,7 +24,6 @@ See docs/protocol.md, sections 4 and 5, and the error table in 14.2.
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -561,8 +560,8 @@ class Session:
             for ref in refs:
                 cursors.setdefault(ref.name, auth.resume_cursor)
         epochs = self._resume_map(auth.resume_epochs, owner)
-        auth = dataclasses.replace(auth, capabilities=tuple(r.name for r in refs), resume_cursors=cursors,
-                                   resume_epochs=epochs)
+        auth = Auth(auth.client_id, auth.token, tuple([ref.name for ref in refs]), auth.resume_cursor, cursors,
+                    epochs)
         return auth, refs
 
     def _parse(self, name: str, owner: str | None) -> StreamRef | None:

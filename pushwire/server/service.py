@@ -43,6 +43,7 @@ from ..protocol.session import (
     negotiate_features,
 )
 from ..protocol.streams import MAX_POSITION_CHARS, MAX_POSITION_ENTRIES, StreamRef, format_positions
+from .outbound import OutboxMaker
 from .sse import vector_fits
 from . import eager
 
@@ -134,6 +135,8 @@ class PushService:
         #: flushes every connection that has something to write, once per loop turn
         self.flusher = Flusher(loop.call_soon, metrics.counters, on_error=self._write_failed,
                                sse_id_line=single_position_id_line)
+        #: makes each connection's outbox
+        self.make_outbox = OutboxMaker(config.queue, self.flusher, backlog_limit=self.backlog_limit)
         metrics.gauge("flush_passes", lambda: self.flusher.passes)
         metrics.gauge("connected_clients", lambda: len(self.clients))
         metrics.gauge("open_connections", lambda: len(self.connections))

@@ -19,7 +19,7 @@ from ..protocol.messages import Auth, AuthOk, Goodbye, Op, encode_op
 from ..protocol.session import Session
 from ..protocol.streams import MAX_POSITION_CHARS, MAX_POSITION_ENTRIES, format_positions
 from .._core.fanout import Publication, sse_parts
-from .outbound import OUT_SSE, make_outbox
+from .outbound import OUT_SSE
 
 if TYPE_CHECKING:
     from .service import PushService
@@ -83,8 +83,7 @@ class SseConnection(asyncio.Protocol):
         self.closing_since: float | None = None
         self.loop = service.loop
         self.metrics = service.metrics
-        self.outbox = make_outbox(self, OUT_SSE, service.config.queue, service.flusher,
-                                  backlog_limit=service.backlog_limit)
+        self.outbox = service.make_outbox(self, OUT_SSE)
         self.outbox.write = self.write_batch
         self.outbox.write_shared = self.write_shared
 

@@ -29,7 +29,7 @@ from ..protocol.websocket import (
     State,
     TextMessage,
 )
-from .outbound import OUT_WS, make_outbox
+from .outbound import OUT_WS
 
 if TYPE_CHECKING:
     from .service import PushService
@@ -78,8 +78,7 @@ class WebSocketConnection(asyncio.Protocol):
         self.kind = "ws"
         self.loop = service.loop
         self.metrics = service.metrics
-        self.outbox = make_outbox(self, OUT_WS, service.config.queue, service.flusher,
-                                  backlog_limit=service.backlog_limit)
+        self.outbox = service.make_outbox(self, OUT_WS)
 
     # asyncio.Protocol
 
