@@ -19,7 +19,6 @@ WebSocket upgrade (RFC 6455 4.2)::
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import re
@@ -32,6 +31,14 @@ from urllib.parse import parse_qs, unquote
 import orjson
 
 from pushwire._core.httphead import parse_head
+
+try:
+    # CPython's own SHA-1: through OpenSSL 3 each new hash object costs a provider look-up, several times the
+    # hashing of the 60 bytes of a handshake key
+    from _sha1 import sha1 as _sha1
+except ImportError:  # a Python built without its own hashes
+    def _sha1(data: bytes) -> Any:
+        return hashlib.sha1(data, usedforsecurity=False)
 
 from pushwire.config import HttpConfig
 from pushwire.errors import HandshakeError, HttpError, StateError
@@ -535,8 +542,8 @@ def build_sse_head(headers: Iterable[tuple[str, str]] = ()) -> bytes:
 
 def websocket_accept_key(key: str) -> str:
     """Return the ``Sec-WebSocket-Accept`` value for a ``Sec-WebSocket-Key`` (RFC 6455 4.2.2)."""
-    digest = hashlib.sha1((key + WEBSOCKET_GUID).encode("ascii"), usedforsecurity=False).digest()
-    return base64.b64encode(digest).decode("ascii")
+    digest = _sha1((key + WEBSOCKET_GUID).encode("ascii")).digest()
+    return binascii.b2a_base64(digest, newline=False).decode("ascii")
 
 
 def check_websocket_upgrade(request: Request) -> str:
@@ -567,7 +574,7 @@ def check_websocket_upgrade(request: Request) -> str:
         raise HandshakeError("exactly one Sec-WebSocket-Key is required")
     key = keys[0].strip()
     try:
-        raw = base64.b64decode(key.encode("latin-1"), validate=True)
+        raw = binascii.a2b_base64(key.encode("latin-1"), strict_mode=True)
     except (binascii.Error, ValueError):
         raw = b""
     if len(raw) != 16:
