@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import orjson
 
@@ -28,7 +28,7 @@ from ..metrics import Metrics
 from ..protocol.channels import ChannelKind
 from ..protocol.resume import ResumeDecision, decide_resume
 from ..protocol.streams import StreamRef, normalize_uuid, parse_stream, personal_owner
-from .broker.base import Broker, StreamState
+from .broker.base import Broker, HistoryRead, StreamState
 from .broker.memory import MemoryBroker
 
 __all__ = ["Hub", "PreparedStream", "Subscriber"]
@@ -69,6 +69,15 @@ class PreparedStream:
     @property
     def name(self) -> str:
         return self.ref.name
+
+
+class _HistoryNeeded(NamedTuple):
+    """A stream being prepared that has frames to replay: the history read comes next."""
+
+    ref: StreamRef
+    cursor: int | None
+    epoch: str | None
+    decision: ResumeDecision
 
 
 class Hub:
@@ -180,8 +189,19 @@ class Hub:
         """
         prepared: list[PreparedStream] = []
         try:
-            for ref in refs:
-                prepared.append(await self._prepare_stream(subscriber, ref, cursors, epochs))
+            if self.broker.synchronous_reads:  # the memory broker: the same steps, without a coroutine per stream
+                for ref in refs:
+                    cursor, epoch, already_live = self._begin_prepare(subscriber, ref, cursors, epochs)
+                    item = self._decided(ref, cursor, epoch)
+                    if isinstance(item, _HistoryNeeded):
+                        read = self.broker.read_history_now(ref.name, item.decision.replay_after,
+                                                            self.history.max_replay)
+                        item = self._replayed(item, read)
+                    item.already_live = already_live
+                    prepared.append(item)
+            else:
+                for ref in refs:
+                    prepared.append(await self._prepare_stream(subscriber, ref, cursors, epochs))
         except BaseException:
             # the broker failed or the step was cancelled: nothing stays pending for this subscriber
             self._drop_pending(subscriber, [ref.name for ref in refs])
@@ -190,6 +210,17 @@ class Hub:
 
     async def _prepare_stream(self, subscriber: Subscriber, ref: StreamRef, cursors: dict[str, int],
                               epochs: dict[str, str]) -> PreparedStream:
+        cursor, epoch, already_live = self._begin_prepare(subscriber, ref, cursors, epochs)
+        item = self._decided(ref, cursor, epoch)
+        if isinstance(item, _HistoryNeeded):
+            read = await self.broker.read_history(ref.name, item.decision.replay_after, self.history.max_replay)
+            item = self._replayed(item, read)
+        item.already_live = already_live
+        return item
+
+    def _begin_prepare(self, subscriber: Subscriber, ref: StreamRef, cursors: dict[str, int],
+                       epochs: dict[str, str]) -> tuple[int | None, str | None, bool]:
+        """Start buffering the stream's live publications for the subscriber; its cursor, epoch, liveness."""
         stream = self._streams.get(ref.name)
         if stream is None:
             stream = self._streams[ref.name] = _Stream(ref.name)
@@ -199,21 +230,23 @@ class Hub:
         cursor = cursors.get(ref.name)
         if cursor is None and ref.is_personal:
             cursor = self._acked.get(ref.name)  # acked frames were received: not lost, not replayed
-        item = await self._prepare_one(ref, cursor, epochs.get(ref.name))
-        item.already_live = already_live
-        return item
+        return cursor, epochs.get(ref.name), already_live
 
-    async def _prepare_one(self, ref: StreamRef, cursor: int | None, epoch: str | None) -> PreparedStream:
+    def _decided(self, ref: StreamRef, cursor: int | None, epoch: str | None) -> PreparedStream | _HistoryNeeded:
+        """The stream prepared, or, when it has frames to replay, what to read from history first."""
         state = self.broker.state(ref.name)
         decision = self._decide(ref, cursor, epoch, state)
         if decision.replay_after >= state.last_offset:
             return PreparedStream(ref, state, decision)
-        read = await self.broker.read_history(ref.name, decision.replay_after, self.history.max_replay)
+        return _HistoryNeeded(ref, cursor, epoch, decision)
+
+    def _replayed(self, need: _HistoryNeeded, read: HistoryRead) -> PreparedStream:
+        """The stream prepared with the history read for it."""
+        ref, decision = need.ref, need.decision
         replay = read.publications
         if replay and replay[0].offset != decision.replay_after + 1:
             # History moved between the state and the read (trimmed meanwhile): decide again on what was read.
-            state = read.state
-            decision = self._decide(ref, cursor, epoch, state)
+            decision = self._decide(ref, need.cursor, need.epoch, read.state)
             replay = [p for p in replay if p.offset > decision.replay_after]
         return PreparedStream(ref, read.state, decision, replay)
 

@@ -133,9 +133,10 @@ def _cursor(tag: str, obj: Mapping[str, Any], key: str, *, required: bool = Fals
     return None if value is _MISSING else _uint(tag, key, value)
 
 
-def _epoch(tag: str, key: str, value: Any) -> str:
+def _epoch(tag: str, key: str, value: Any, entry: str | None = None) -> str:
+    """Check an epoch; ``entry``: the name of the map entry it is (the error then names it)."""
     if not isinstance(value, str) or EPOCH_RE.fullmatch(value) is None:
-        raise _bad(tag, key, "must be an epoch ([A-Za-z0-9]{1,32})")
+        raise _bad(tag, key if entry is None else _entry(key, entry), "must be an epoch ([A-Za-z0-9]{1,32})")
     return value
 
 
@@ -169,11 +170,23 @@ def _map(tag: str, obj: Mapping[str, Any], key: str) -> dict[str, Any]:
 
 
 def _cursor_map(tag: str, obj: Mapping[str, Any], key: str) -> dict[str, int]:
-    return {name: _uint(tag, f"{key}[{name[:40]!r}]", value) for name, value in _map(tag, obj, key).items()}
+    cursors = _map(tag, obj, key)
+    for name, value in cursors.items():
+        if not _is_int(value) or not 0 <= value <= MAX_CURSOR:
+            _uint(tag, _entry(key, name), value)  # raises, naming the entry
+    return dict(cursors)
 
 
 def _epoch_map(tag: str, obj: Mapping[str, Any], key: str) -> dict[str, str]:
-    return {name: _epoch(tag, f"{key}[{name[:40]!r}]", value) for name, value in _map(tag, obj, key).items()}
+    epochs = _map(tag, obj, key)
+    for name, value in epochs.items():
+        _epoch(tag, key, value, name)
+    return dict(epochs)
+
+
+def _entry(key: str, name: str) -> str:
+    """How an error names the entry ``name`` of the map field ``key``."""
+    return f"{key}[{name[:40]!r}]"
 
 
 def _choice(tag: str, obj: Mapping[str, Any], key: str, choices: Iterable[str], *,

@@ -247,3 +247,9 @@ def test_publish_now_needs_a_synchronous_broker():
     hub = Hub(DefaultChannel, NotSynchronous())
     with pytest.raises(NotImplementedError):
         hub.publish_now(CHAT, b"1")
+
+
+def test_history_reads_are_synchronous_only_where_read_history_is_the_memory_brokers() -> None:
+    # the hub prepares without awaiting only then; a subclass whose reads wait is awaited (test above)
+    assert MemoryBroker().synchronous_reads is True
+    assert SlowHistoryBroker().synchronous_reads is False

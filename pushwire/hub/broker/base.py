@@ -60,6 +60,8 @@ class Broker(abc.ABC):
     _handler: PublicationHandler | None = None
     #: True when :meth:`publish_now` works: offsets are assigned in this process, without waiting
     synchronous: bool = False
+    #: True when :meth:`read_history_now` works (the hub then prepares subscribes without awaiting)
+    synchronous_reads: bool = False
 
     def bind(self, handler: PublicationHandler) -> None:
         """Set the hub that receives publications; called once by the hub."""
@@ -82,6 +84,10 @@ class Broker(abc.ABC):
     @abc.abstractmethod
     async def read_history(self, stream: str, after: int, limit: int) -> HistoryRead:
         """Return the stream's state and, oldest first, at most ``limit`` kept publications with offset > after."""
+
+    def read_history_now(self, stream: str, after: int, limit: int) -> HistoryRead:
+        """:meth:`read_history` without waiting; only brokers with ``synchronous_reads = True`` implement it."""
+        raise NotImplementedError(f"{type(self).__name__} reads history asynchronously: await read_history()")
 
     @abc.abstractmethod
     def state(self, stream: str) -> StreamState:

@@ -44,6 +44,8 @@ class MemoryBroker(Broker):
     synchronous = True
 
     def __init__(self, history: HistoryConfig | None = None, *, idle_stream_ttl_s: float = 3600.0) -> None:
+        # a subclass that makes history reads wait (a test double of a networked store) is read through them
+        self.synchronous_reads = type(self).read_history is MemoryBroker.read_history
         self._history = history or HistoryConfig()
         self._idle_stream_ttl_s = idle_stream_ttl_s
         self._streams: dict[str, _MemoryStream] = {}
