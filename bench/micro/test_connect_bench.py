@@ -30,6 +30,7 @@ from pushwire.config import HttpConfig
 from pushwire.protocol import http11
 from pushwire.server.http import HttpConnection
 from pushwire.server.routes import Routes
+from pushwire.protocol.streams import StreamRef
 from pushwire.server.service import PushService
 
 CLIENT_ID = "5e0c2a9e-3f1b-4c55-9a57-0d7c1f3b2a10"
@@ -120,6 +121,8 @@ class Server:
         self.routes = Routes(self.service)
         self.config = app.config.http
         self.auth_frame = encode_ws_frame_masked(AUTH, 1, b"\x01\x02\x03\x04")
+        # a stream with history stays when its last subscriber leaves, as on a server with other clients
+        app.hub.publish_now(StreamRef.of(app.channels.CHAT), b'"kept"')
 
     def _connect(self) -> StandInTransport:
         transport = StandInTransport()

@@ -527,14 +527,19 @@ def build_sse_head(headers: Iterable[tuple[str, str]] = ()) -> bytes:
     the fixed ``Content-Type: text/event-stream``, ``Cache-Control: no-cache``, ``X-Accel-Buffering: no``
     and ``Connection: keep-alive``.
     """
-    fields = [
-        ("Content-Type", "text/event-stream"),
-        ("Cache-Control", "no-cache"),
-        ("X-Accel-Buffering", "no"),
-        ("Connection", "keep-alive"),
-        *headers,
-    ]
+    fields = [*_SSE_FIELDS, *headers]
+    if len(fields) == len(_SSE_FIELDS):
+        return _SSE_HEAD
     return _head(200, fields).encode("latin-1")
+
+
+_SSE_FIELDS = (
+    ("Content-Type", "text/event-stream"),
+    ("Cache-Control", "no-cache"),
+    ("X-Accel-Buffering", "no"),
+    ("Connection", "keep-alive"),
+)
+_SSE_HEAD = _head(200, _SSE_FIELDS).encode("latin-1")
 
 
 # ------------------------------------------------------------------------------------ WebSocket handshake

@@ -135,6 +135,8 @@ class PushService:
         #: flushes every connection that has something to write, once per loop turn
         self.flusher = Flusher(loop.call_soon, metrics.counters, on_error=self._write_failed,
                                sse_id_line=single_position_id_line)
+        #: the first block of every SSE stream (the client's reconnect delay)
+        self.sse_retry_line = b"retry: %d\n\n" % config.sse.retry_ms
         #: makes each connection's outbox
         self.make_outbox = OutboxMaker(config.queue, self.flusher, backlog_limit=self.backlog_limit)
         metrics.gauge("flush_passes", lambda: self.flusher.passes)
@@ -288,9 +290,11 @@ class PushService:
         self._register(connection, client_id)
         self.hub.attach_client(client_id, connection)
         refs = list(refs)
-        known = {ref.name for ref in refs}
-        refs += [ref for ref in self.hub.personal_streams(client_id) if ref.name not in known]
-        connection.streams.update(ref.name for ref in refs)
+        personal = self.hub.personal_streams(client_id)
+        if personal:
+            known = {ref.name for ref in refs}
+            refs += [ref for ref in personal if ref.name not in known]
+        connection.streams.update([ref.name for ref in refs])
         try:
             prepared = await self.hub.prepare(connection, refs, cursors, epochs)
         except Exception:
@@ -308,7 +312,8 @@ class PushService:
         self._announce_losses(connection, prepared)
         self.hub.activate(connection, prepared)
         self.metrics.inc("sessions_opened")
-        self._run_hooks(self.on_connect, client_id)
+        if self.on_connect:
+            self._run_hooks(self.on_connect, client_id)
         connection.release_inbox()
 
     async def _subscribe(self, connection: Any, refs: Iterable[StreamRef], cursors: dict[str, int],

@@ -76,7 +76,7 @@ class SseConnection(asyncio.Protocol):
         self.retry_ms = service.config.sse.retry_ms
         #: the response head and the retry line, not written yet: they go out with the first events (auth_ok),
         #: so that a new stream costs one write, not three
-        self.preamble = head + b"retry: %d\n\n" % self.retry_ms
+        self.preamble = head + service.sse_retry_line
         self.session: Session | None = None
         self.handlers_pending = 0
         #: when close() was called: a client that stops reading never lets the close complete
