@@ -168,8 +168,8 @@ class Hub:
     def personal_streams(self, client_id: str) -> list[StreamRef]:
         """Return the personal streams that exist for a client."""
         names = self._personal.get(client_id)  # ids are normalised already, as a rule
-        if names is None:
-            names = self._personal.get(normalize_uuid(client_id), ())
+        if names is None and not client_id.islower():
+            names = self._personal.get(normalize_uuid(client_id))
         return [parse_stream(name, self.channels) for name in sorted(names)] if names else []
 
     # -- subscribe -----------------------------------------------------------------------------------------

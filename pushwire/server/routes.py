@@ -121,7 +121,7 @@ class Routes:
         client_id = query.get("client_id") or ""
         if not is_uuid(client_id):
             raise self._refuse(400, "client_id must be a UUID")
-        client_id = normalize_uuid(client_id)
+        client_id = client_id.lower()  # normalize_uuid, already checked
         token = _bearer(request) or query.get("token")
         refs = self._sse_streams(query.get("channels", ""))
         last_event_id = request.headers.get("last-event-id") or query.get("last_event_id")
