@@ -36,7 +36,7 @@ class HttpConnection(asyncio.Protocol):
     """One client's HTTP/1.1 connection, until it closes or is upgraded."""
 
     __slots__ = ("config", "router", "metrics", "loop", "tracker", "transport", "parser", "busy", "upgraded",
-                 "closed", "last_activity", "partial_since", "body_since", "writing_paused")
+                 "closed", "last_activity", "partial_since", "body_since", "writing_paused", "say_keep_alive")
 
     def __init__(self, config: HttpConfig, router: Router, metrics: Metrics, loop: asyncio.AbstractEventLoop,
                  tracker: set[Any]) -> None:
@@ -58,6 +58,8 @@ class HttpConnection(asyncio.Protocol):
         self.body_since: float | None = None
         #: the transport's write buffer is full: the client is not reading its answers
         self.writing_paused = False
+        #: the request being answered is HTTP/1.0 asking for keep-alive: its answer must say it stays open
+        self.say_keep_alive = False
 
     # asyncio.Protocol
 
@@ -122,6 +124,7 @@ class HttpConnection(asyncio.Protocol):
 
     def _dispatch(self, request: Request) -> None:
         self.metrics.inc("http_requests")
+        self.say_keep_alive = request.keep_alive and request.version == "HTTP/1.0"
         try:
             answer = self.router.handle(self, request)
             if answer is not None and not isinstance(answer, bytes):
@@ -178,6 +181,11 @@ class HttpConnection(asyncio.Protocol):
         """Write a complete response; close after it unless the connection is kept alive."""
         if self.closed or self.transport is None:
             return
+        if keep_alive and self.say_keep_alive:
+            # HTTP/1.0 closes after each answer unless the answer says otherwise (RFC 9112 9.3)
+            end = response.find(b"\r\n\r\n")
+            if end >= 0 and b"\r\nconnection:" not in response[:end].lower():
+                response = response[:end + 2] + b"Connection: keep-alive\r\n" + response[end + 2:]
         self.transport.write(response)
         self.last_activity = self.loop.time()
         if not keep_alive:

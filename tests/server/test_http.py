@@ -122,7 +122,17 @@ async def test_http_1_0(server):
     for _ in range(2):
         response = await conn.fetch("GET", "/healthz", version="HTTP/1.0", headers={"Connection": "keep-alive"})
         assert response.status == 200
-        assert response.header("connection") != "close"
+        assert response.header("connection") == "keep-alive"  # or an HTTP/1.0 client would wait for the close
+    # an error answer on a kept-alive HTTP/1.0 connection says so too
+    response = await conn.fetch("GET", "/nowhere", version="HTTP/1.0", headers={"Connection": "keep-alive"})
+    assert response.status == 404 and response.header("connection") == "keep-alive"
+    response = await conn.fetch("GET", "/healthz", version="HTTP/1.0", headers={"Connection": "keep-alive"})
+    assert response.status == 200
+    conn.close()
+    # HTTP/1.1 answers carry no Connection field unless they close
+    conn = await RawHttp.connect(server.port)
+    response = await conn.fetch("GET", "/healthz")
+    assert response.status == 200 and response.header("connection") is None
     conn.close()
 
 
