@@ -191,14 +191,7 @@ class Hub:
         try:
             if self.broker.synchronous_reads:  # the memory broker: the same steps, without a coroutine per stream
                 for ref in refs:
-                    cursor, epoch, already_live = self._begin_prepare(subscriber, ref, cursors, epochs)
-                    item = self._decided(ref, cursor, epoch)
-                    if isinstance(item, _HistoryNeeded):
-                        read = self.broker.read_history_now(ref.name, item.decision.replay_after,
-                                                            self.history.max_replay)
-                        item = self._replayed(item, read)
-                    item.already_live = already_live
-                    prepared.append(item)
+                    prepared.append(self._prepare_stream_now(subscriber, ref, cursors, epochs))
             else:
                 for ref in refs:
                     prepared.append(await self._prepare_stream(subscriber, ref, cursors, epochs))
@@ -214,6 +207,17 @@ class Hub:
         item = self._decided(ref, cursor, epoch)
         if isinstance(item, _HistoryNeeded):
             read = await self.broker.read_history(ref.name, item.decision.replay_after, self.history.max_replay)
+            item = self._replayed(item, read)
+        item.already_live = already_live
+        return item
+
+    def _prepare_stream_now(self, subscriber: Subscriber, ref: StreamRef, cursors: dict[str, int],
+                            epochs: dict[str, str]) -> PreparedStream:
+        """:meth:`_prepare_stream` for a broker with ``synchronous_reads``."""
+        cursor, epoch, already_live = self._begin_prepare(subscriber, ref, cursors, epochs)
+        item = self._decided(ref, cursor, epoch)
+        if isinstance(item, _HistoryNeeded):
+            read = self.broker.read_history_now(ref.name, item.decision.replay_after, self.history.max_replay)
             item = self._replayed(item, read)
         item.already_live = already_live
         return item

@@ -124,8 +124,7 @@ class Headers:
 
     def tokens(self, name: str) -> list[str]:
         """Return the lowercased comma-separated tokens of every ``name`` field (``Connection``, ...)."""
-        return [t.strip().lower() for value in self._index.get(name.lower(), ()) for t in value.split(",")
-                if t.strip()]
+        return [t for value in self._index.get(name.lower(), ()) for t in _value_tokens(value)]
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name.lower() in self._index
@@ -592,11 +591,14 @@ def _has_token(values: list[str] | None, token: str) -> bool:
     if not values:
         return False
     for value in values:
-        if value.lower() == token:  # the usual single-token field, without splitting it
-            return True
-        if token in (t.strip().lower() for t in value.split(",")):
+        if value.lower() == token or token in _value_tokens(value):  # the first: a single token, not split
             return True
     return False
+
+
+def _value_tokens(value: str) -> list[str]:
+    """The lower-cased, non-empty comma-separated tokens of one field value."""
+    return [t.strip().lower() for t in value.split(",") if t.strip()]
 
 
 def select_subprotocol(request: Request, supported: Sequence[str]) -> str | None:
