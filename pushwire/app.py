@@ -30,6 +30,7 @@ from .protocol.channels import ChannelKind, DefaultChannel
 from .protocol.frames import Frame
 from .protocol.streams import StreamError, StreamRef, check_topic, is_uuid, normalize_uuid
 from .server.http import HttpConnection
+from .server.listen import open_listeners
 from .server.routes import Routes
 from .server.service import AuthValidator, ChannelHandler, PushService
 
@@ -235,12 +236,13 @@ class PushServer:
         def factory() -> HttpConnection:
             return HttpConnection(http_config, routes, self.metrics, loop, tracker)
 
-        server = await loop.create_server(factory, host, port, backlog=backlog, reuse_address=True)
+        servers = await open_listeners(loop, factory, host, port, backlog=backlog,
+                                       accept_batch=http_config.accept_batch)
         self._service = service
-        self._servers.append(server)
+        self._servers.extend(servers)
         self._closed = asyncio.Event()
         service.start_sweeper()
-        log.info("pushwire listening on %s", ", ".join(_address(s) for s in server.sockets))
+        log.info("pushwire listening on %s", ", ".join(_address(s) for s in servers[0].sockets))
 
     @property
     def port(self) -> int:

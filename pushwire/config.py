@@ -112,10 +112,13 @@ class HttpConfig:
     header_timeout_s: float = 10.0
     body_timeout_s: float = 30.0
     keepalive_timeout_s: float = 60.0
+    #: most connections one event-loop pass accepts: on Linux that many sockets share the listening address
+    #: (``SO_REUSEPORT``), so a crowd connecting at once is set up in batches; 1 = one listening socket
+    accept_batch: int = 16
 
     def __post_init__(self) -> None:
         for name in ("max_request_line_bytes", "max_header_bytes", "max_headers", "max_body_bytes",
-                     "header_timeout_s", "body_timeout_s", "keepalive_timeout_s"):
+                     "header_timeout_s", "body_timeout_s", "keepalive_timeout_s", "accept_batch"):
             _positive(f"http.{name}", getattr(self, name))
 
 

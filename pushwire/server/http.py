@@ -199,15 +199,13 @@ class HttpConnection(asyncio.Protocol):
                                     content_type="text/plain; charset=utf-8", keep_alive=keep_alive),
                      keep_alive=keep_alive)
 
-    def upgrade(self, protocol: asyncio.Protocol, response: bytes = b"") -> None:
-        """Write the response (a 101; nothing if ``protocol`` writes its own head) and hand it the socket."""
+    def upgrade(self, protocol: asyncio.Protocol) -> None:
+        """Hand the socket to ``protocol``, which writes the answer's head (a 101, an SSE head) itself."""
         assert self.transport is not None
         transport = self.transport
         self.upgraded = True
         self.tracker.discard(self)
         remaining = self.parser.take_remaining()
-        if response:
-            transport.write(response)
         transport.set_protocol(protocol)
         protocol.connection_made(transport)
         if remaining:

@@ -109,8 +109,8 @@ class Routes:
             connection.respond(build_handshake_rejection(exc), keep_alive=False)
             return None
         subprotocol = None if echo else select_subprotocol(request, (SUBPROTOCOL,))
-        ws = WebSocketConnection(self.service, echo=echo)
-        connection.upgrade(ws, build_websocket_accept(accept, subprotocol))
+        ws = WebSocketConnection(self.service, echo=echo, head=build_websocket_accept(accept, subprotocol))
+        connection.upgrade(ws)  # the connection writes the 101 ahead of its first frames
         return None
 
     # -- SSE ------------------------------------------------------------------------------------------------

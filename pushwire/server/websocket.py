@@ -49,10 +49,12 @@ class WebSocketConnection(asyncio.Protocol):
 
     __slots__ = ("service", "ws", "session", "transport", "echo", "client_id", "session_token", "auth_token", "streams",
                  "connected_at", "last_received", "ping_sent_at", "closing_since", "closed", "authenticated",
-                 "inbox", "handlers_pending", "close_code", "kind", "outbox", "loop", "metrics")
+                 "inbox", "handlers_pending", "close_code", "kind", "outbox", "loop", "metrics", "head")
 
-    def __init__(self, service: PushService, *, echo: bool = False) -> None:
+    def __init__(self, service: PushService, *, echo: bool = False, head: bytes = b"") -> None:
         self.service = service
+        #: the handshake answer (the 101), written ahead of the first frames at the end of this loop pass
+        self.head = head
         config = service.config.websocket
         self.ws = ServerWebSocket(max_message_bytes=config.max_message_bytes)
         self.session = Session(service.channels)
@@ -87,7 +89,13 @@ class WebSocketConnection(asyncio.Protocol):
         high = self.service.config.queue.write_high_water_bytes
         low = self.service.config.queue.write_low_water_bytes
         transport.set_write_buffer_limits(high=high, low=low)  # type: ignore[attr-defined]
-        self.outbox.write = transport.write  # type: ignore[attr-defined]
+        if self.head:
+            # the 101 waits for the end of the loop pass, with the other connections' answers: one burst of
+            # writes instead of one write between each connection's set-up work
+            self.outbox.write = self._write_head_and
+            self.loop.call_soon(self._write_head)
+        else:
+            self.outbox.write = transport.write  # type: ignore[attr-defined]
         self.service.track(self)
         self.metrics.inc("ws_connections")
 
@@ -211,8 +219,24 @@ class WebSocketConnection(asyncio.Protocol):
     def queued_lossless(self) -> int:
         return self.outbox.queued_lossless
 
+    def _write_head(self) -> None:
+        """Write the 101 if it still waits (nothing went out before it)."""
+        head, self.head = self.head, b""
+        if head and self.transport is not None and not self.transport.is_closing():
+            self.outbox.write = self.transport.write
+            self.transport.write(head)
+
+    def _write_head_and(self, data: bytes) -> None:
+        """The outbox's first write when the 101 still waits: both in one write."""
+        assert self.transport is not None
+        head, self.head = self.head, b""
+        self.outbox.write = self.transport.write
+        self.transport.writelines((head, data)) if head else self.transport.write(data)
+
     def _write_control(self) -> None:
         """Write what the WebSocket machine queued (pongs, close frames); close the socket when it is done."""
+        if self.head:
+            self._write_head()
         data = self.ws.data_to_send()
         if data and self.transport is not None and not self.transport.is_closing():
             self.transport.writelines(data)
@@ -242,6 +266,8 @@ class WebSocketConnection(asyncio.Protocol):
 
     def _write_now(self, json: bytes) -> None:
         """Write a system frame ahead of the lanes (an error just before a close)."""
+        if self.head:
+            self._write_head()
         if self.transport is not None and self.ws.state is State.OPEN:
             self.transport.write(encode_ws_frame(json, OP_TEXT))
 

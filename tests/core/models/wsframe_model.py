@@ -71,6 +71,21 @@ def validate_utf8(data: bytes | bytearray | memoryview) -> bool:
     return True
 
 
+#: the range of the byte after each lead byte of a multi-byte sequence (Unicode Table 3-7, well-formed UTF-8)
+_SECOND = {0xE0: (0xA0, 0xBF), 0xED: (0x80, 0x9F), 0xF0: (0x90, 0xBF), 0xF4: (0x80, 0x8F)}
+
+
+def _completable(prefix: bytes) -> bool:
+    """Whether continuation bytes can still make ``prefix`` (a lead byte and fewer bytes than it needs) valid."""
+    lead = prefix[0]
+    if not (0xC2 <= lead <= 0xF4):
+        return False
+    low, high = _SECOND.get(lead, (0x80, 0xBF))
+    if len(prefix) > 1 and not low <= prefix[1] <= high:
+        return False
+    return all(0x80 <= byte <= 0xBF for byte in prefix[2:])
+
+
 class Utf8Validator:
     """Incremental check via the codec's incremental decoder, which raises at the first impossible byte."""
 
@@ -84,6 +99,12 @@ class Utf8Validator:
         try:
             self._decoder.decode(bytes(data), final)
         except UnicodeDecodeError:
+            self._failed = True
+            return False
+        # the codec holds an incomplete sequence without judging it (b"\xed\xa0" waits for a third byte,
+        # though no third byte can make a surrogate valid): fail as soon as no completion is possible
+        pending = self._decoder.getstate()[0]
+        if pending and not _completable(pending):
             self._failed = True
             return False
         return True
