@@ -165,9 +165,9 @@ cdef class _Ring:
         self.nbytes = 0
 
 
-cdef int _check_policy(str name, int policy) except -1:
+cdef int _check_policy(str lane, int policy) except -1:
     if policy != LANE_SIGNAL and policy != LANE_DROP_OLDEST:
-        raise ConfigError(f"{name} must be SIGNAL (0) or DROP_OLDEST (1), got {policy}")
+        raise ConfigError(f"{lane}_policy must be SIGNAL (0) or DROP_OLDEST (1), got {policy}")
     return 0
 
 
@@ -176,7 +176,7 @@ cdef _Ring _make_ring(str name, Py_ssize_t max_count, Py_ssize_t max_bytes, int 
         raise ConfigError(f"{name}_count must be >= 1, got {max_count}")
     if max_bytes < 1:
         raise ConfigError(f"{name}_bytes must be >= 1, got {max_bytes}")
-    _check_policy(f"{name}_policy", policy)
+    _check_policy(name, policy)  # the message is formatted only on failure: every connection makes three
     return _Ring(max_count, max_bytes, policy)
 
 

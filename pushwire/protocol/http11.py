@@ -591,7 +591,9 @@ def _has_token(values: list[str] | None, token: str) -> bool:
     if not values:
         return False
     for value in values:
-        if value.lower() == token or token in _value_tokens(value):  # the first: a single token, not split
+        lowered = value.lower()
+        # a value that does not contain the token at all needs no split; a single-token value needs none either
+        if token in lowered and (lowered == token or token in _value_tokens(value)):
             return True
     return False
 
