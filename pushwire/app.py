@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .config import HistoryConfig, ServerConfig
@@ -218,8 +218,12 @@ class PushServer:
 
     # -- lifecycle ------------------------------------------------------------------------------------------
 
-    async def start(self, host: str = "127.0.0.1", port: int = 9100, *, backlog: int = 4096) -> None:
-        """Listen on ``host:port`` (port 0 picks a free one; read :attr:`port`)."""
+    async def start(self, host: str | Sequence[str] | None = "127.0.0.1", port: int = 9100, *,
+                    backlog: int = 4096) -> None:
+        """Listen on ``host:port`` (port 0 picks a free one; read :attr:`port`).
+
+        ``host`` may list several addresses (``["127.0.0.1", "::1"]``); None listens on every interface.
+        """
         if self._service is not None:
             raise StateError("the server is already started")
         loop = asyncio.get_running_loop()

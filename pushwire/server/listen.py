@@ -1,14 +1,14 @@
 """Listening sockets (layer 4): how many connections one pass of the event loop can accept.
 
 libuv, under uvloop, accepts one connection per listening socket per loop pass. When thousands of clients
-connect at once (a deploy, a network blip) that turns into one loop pass per connection: every answer is its own
+connect at once (a deploy, a network blip), that is one loop pass per connection: every answer is its own
 burst of writes, and a peer that sleeps between them is woken for each one. On Linux, ``SO_REUSEPORT`` lets
 several sockets of this process listen on the same address; the kernel spreads new connections over them and
 one loop pass accepts up to one per socket, so set-up work and writes come in batches.
 
-A second server started on a port already in use must still fail with "address in use", not quietly take half
-of the connections: the address is first bound without ``SO_REUSEPORT`` (which conflicts with any listener),
-then released and bound again as the group.
+A second server started on a port already in use must still fail with "address in use", not quietly take
+half of the connections: the address is first bound without ``SO_REUSEPORT`` (which conflicts with any
+listener), then released and bound again as the group.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 __all__ = ["open_listeners", "REUSEPORT_SPREADS"]
 
@@ -24,8 +24,9 @@ __all__ = ["open_listeners", "REUSEPORT_SPREADS"]
 REUSEPORT_SPREADS = sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
 
 
-async def open_listeners(loop: asyncio.AbstractEventLoop, factory: Callable[[], asyncio.Protocol], host: str | None,
-                         port: int, *, backlog: int, accept_batch: int) -> list[asyncio.AbstractServer]:
+async def open_listeners(loop: asyncio.AbstractEventLoop, factory: Callable[[], asyncio.Protocol],
+                         host: str | Sequence[str] | None, port: int, *, backlog: int,
+                         accept_batch: int) -> list[asyncio.AbstractServer]:
     """Listen on ``host:port`` with ``accept_batch`` sockets per address (one where the kernel cannot spread).
 
     Port 0 picks a free port; every socket of the group then shares it.
@@ -55,7 +56,8 @@ async def open_listeners(loop: asyncio.AbstractEventLoop, factory: Callable[[], 
     return servers
 
 
-async def _listen(loop: asyncio.AbstractEventLoop, factory: Callable[[], asyncio.Protocol], host: str | None,
-                  port: int, backlog: int, *, reuse_port: bool) -> asyncio.AbstractServer:
+async def _listen(loop: asyncio.AbstractEventLoop, factory: Callable[[], asyncio.Protocol],
+                  host: str | Sequence[str] | None, port: int, backlog: int, *,
+                  reuse_port: bool) -> asyncio.AbstractServer:
     return await loop.create_server(factory, host, port, backlog=backlog, reuse_address=True,
                                     reuse_port=reuse_port)

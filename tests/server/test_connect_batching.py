@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from pushwire import PushServer
+from pushwire import PushServer, ServerConfig
 from pushwire.config import ConfigError, HttpConfig
 from pushwire.protocol.messages import Pong
 from pushwire.server.listen import REUSEPORT_SPREADS
@@ -23,7 +23,8 @@ from pushwire.server.websocket import WebSocketConnection
 
 from .rawws import PING, PONG, TEXT, Closed, RawWs
 
-linux_only = pytest.mark.skipif(not REUSEPORT_SPREADS, reason="SO_REUSEPORT spreads connections on Linux only")
+linux_only = pytest.mark.skipif(not REUSEPORT_SPREADS,
+                                reason="SO_REUSEPORT spreads connections on Linux only")
 
 
 def _ports(server: PushServer) -> list[int]:
@@ -75,6 +76,72 @@ async def test_a_port_in_use_still_fails(start_server):
         other.close()
 
 
+def test_the_group_on_the_standard_event_loop():
+    """An application may embed PushServer in a plain asyncio loop: the same listeners work there."""
+
+    async def main() -> None:
+        server = PushServer(config=ServerConfig(http=HttpConfig(accept_batch=3)))
+        await server.start("127.0.0.1", 0)
+        try:
+            expected = 3 if REUSEPORT_SPREADS else 1
+            assert _ports(server) == [server.port] * expected
+            ws = await RawWs.connect(server.port)
+            assert (await ws.auth())["session_token"]
+            await ws.close()
+        finally:
+            await server.close()
+
+    asyncio.run(main())
+
+
+def _ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback")
+async def test_several_addresses():
+    """127.0.0.1 and ::1 together: with port 0 each address gets its own port, so one listener each (a group
+    cannot share two ports); with a fixed port the whole group listens on both."""
+    both = ["127.0.0.1", "::1"]
+    server = PushServer()
+    await server.start(both, 0)
+    try:
+        by_family = {sock.family: sock.getsockname()[1] for listener in server._servers
+                     for sock in listener.sockets}
+        assert len(_ports(server)) == 2 and set(by_family) == {socket.AF_INET, socket.AF_INET6}
+        ws = await RawWs.connect(by_family[socket.AF_INET])
+        await ws.auth()
+        await ws.close()
+        ws = await RawWs.connect(by_family[socket.AF_INET6], host="::1")
+        await ws.auth()
+        await ws.close()
+    finally:
+        await server.close()
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    server = PushServer(config=ServerConfig(http=HttpConfig(accept_batch=2)))
+    try:
+        await server.start(both, port)
+    except OSError:  # the free port was taken meanwhile (on either address): nothing to check
+        pytest.skip("the free port was taken before the test could bind it")
+    try:
+        per_address = 2 if REUSEPORT_SPREADS else 1
+        assert _ports(server) == [port] * (2 * per_address)
+        for host in both:
+            ws = await RawWs.connect(port, host=host)
+            await ws.auth()
+            await ws.close()
+    finally:
+        await server.close()
+
+
 def test_accept_batch_must_be_positive():
     with pytest.raises(ConfigError):
         HttpConfig(accept_batch=0)
@@ -87,7 +154,8 @@ def _masked(opcode: int, payload: bytes) -> bytes:
     assert len(payload) < 65536
     length = (struct.pack("!B", 0x80 | len(payload)) if len(payload) < 126
               else struct.pack("!BH", 0x80 | 126, len(payload)))
-    return struct.pack("!B", 0x80 | opcode) + length + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+    masked = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+    return struct.pack("!B", 0x80 | opcode) + length + key + masked
 
 
 def _auth_frame() -> bytes:
