@@ -21,7 +21,7 @@ from typing import Any
 from . import __version__
 from .app import PushServer
 from .auth import HmacTokens, StaticTokens
-from .config import HistoryConfig, ServerConfig, WebSocketConfig
+from .config import HistoryConfig, HttpConfig, ServerConfig, WebSocketConfig
 from .errors import ConfigError
 from .protocol.channels import ChannelKind, DefaultChannel
 from .protocol.frames import Frame
@@ -66,6 +66,7 @@ def _boolean(text: str) -> bool:
 OPTIONS: dict[str, tuple[Callable[[str], Any], Any]] = {
     "host": (str, "127.0.0.1"),
     "port": (int, 9100),
+    "accept_batch": (int, 16),
     "channels": (str, None),
     "app": (str, None),
     "tokens": (lambda text: [t for t in text.split(",") if t], []),
@@ -89,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     net = parser.add_argument_group("network")
     net.add_argument("--host", help="address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)")
     net.add_argument("--port", type=int, help="port to listen on (default 9100)")
+    net.add_argument("--accept-batch", type=int, metavar="N",
+                     help="connections one event-loop pass accepts (default 16; on Linux that many listening "
+                          "sockets share the port; 1 = one socket)")
     app = parser.add_argument_group("application")
     app.add_argument("--channels", metavar="MODULE:CLASS",
                      help="your ChannelKind subclass (default: the built-in channels)")
@@ -143,7 +147,7 @@ def resolve_options(args: argparse.Namespace, environ: dict[str, str] | None = N
     if not 0 <= values["port"] <= 65535:
         raise ConfigError(f"port must be 0..65535 (0 picks a free one), got {values['port']}")
     # WebSocketConfig refuses these too; checked here first so that the message names the flag
-    for name in ("max_message_bytes", "ping_interval"):
+    for name in ("max_message_bytes", "ping_interval", "accept_batch"):
         if values[name] <= 0:
             raise ConfigError(f"{name.replace('_', '-')} must be > 0, got {values[name]}")
     return values
@@ -228,6 +232,7 @@ def build_server(options: dict[str, Any]) -> PushServer:
                               max_replay=options["history_size"]),
         websocket=WebSocketConfig(max_message_bytes=options["max_message_bytes"],
                                   ping_interval_s=options["ping_interval"], ping_timeout_s=options["ping_interval"]),
+        http=HttpConfig(accept_batch=options["accept_batch"]),
         publish_api_key=options["publish_api_key"] or None,
         demo=bool(options["demo"]),
         echo=bool(options["echo"]),

@@ -128,6 +128,7 @@ def test_version():
     (["--max-message-bytes", "0"], {}, "max-message-bytes must be > 0"),
     (["--ping-interval", "-1"], {}, "ping-interval must be > 0"),
     ([], {"PUSHWIRE_PING_INTERVAL": "0"}, "ping-interval must be > 0"),
+    (["--accept-batch", "0"], {}, "accept-batch must be > 0"),
     ([], {"PUSHWIRE_PORT": "abc"}, "PUSHWIRE_PORT"),
     ([], {"PUSHWIRE_HISTORY_AGE": "soon"}, "PUSHWIRE_HISTORY_AGE"),
     ([], {"PUSHWIRE_DEMO": "maybe"}, "PUSHWIRE_DEMO"),
@@ -216,6 +217,24 @@ async def test_flags():
         ws.send_json({"channel": "chat", "payload": "x" * 2048})
         _, closed = await ws.recv_until_closed()
         assert closed.code == 1009
+
+
+def _listening_sockets(port: int) -> int:
+    """How many sockets listen on 127.0.0.1:``port`` (``/proc/net/tcp``: state 0A is LISTEN)."""
+    wanted = f"0100007F:{port:04X}"
+    with open("/proc/net/tcp") as table:
+        return sum(1 for line in table.readlines()[1:] if line.split()[1] == wanted and line.split()[3] == "0A")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SO_REUSEPORT groups are Linux only")
+async def test_accept_batch_flag():
+    port = free_port()
+    async with serve("--port", str(port)) as server:
+        assert _listening_sockets(server.port) == 16
+        assert (await ws_auth(port, ["chat"]))["type"] == "auth_ok"
+    async with serve("--port", str(port), "--accept-batch", "1") as server:
+        assert _listening_sockets(server.port) == 1
+        assert (await ws_auth(port, ["chat"]))["type"] == "auth_ok"
 
 
 async def test_environment_variables():
