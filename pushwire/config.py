@@ -100,6 +100,10 @@ class WebSocketConfig:
             _positive(f"websocket.{name}", getattr(self, name))
 
 
+#: most listening sockets per address (each one is a file descriptor)
+MAX_ACCEPT_BATCH = 256
+
+
 @dataclass(frozen=True, slots=True)
 class HttpConfig:
     """HTTP/1.1 request limits and timers."""
@@ -118,8 +122,11 @@ class HttpConfig:
 
     def __post_init__(self) -> None:
         for name in ("max_request_line_bytes", "max_header_bytes", "max_headers", "max_body_bytes",
-                     "header_timeout_s", "body_timeout_s", "keepalive_timeout_s", "accept_batch"):
+                     "header_timeout_s", "body_timeout_s", "keepalive_timeout_s"):
             _positive(f"http.{name}", getattr(self, name))
+        if type(self.accept_batch) is not int or not 1 <= self.accept_batch <= MAX_ACCEPT_BATCH:
+            raise ConfigError(f"http.accept_batch must be an integer in 1..{MAX_ACCEPT_BATCH}, "
+                              f"got {self.accept_batch!r}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -222,8 +222,10 @@ class WebSocketConnection(asyncio.Protocol):
     def _write_head(self) -> None:
         """Write the 101 if it still waits (nothing went out before it)."""
         head, self.head = self.head, b""
-        if head and self.transport is not None and not self.transport.is_closing():
-            self.outbox.write = self.transport.write
+        if self.transport is None:
+            return
+        self.outbox.write = self.transport.write
+        if head and not self.transport.is_closing():
             self.transport.write(head)
 
     def _write_head_and(self, data: bytes) -> None:

@@ -17,7 +17,8 @@ import pytest
 
 from pushwire import PushServer, ServerConfig
 from pushwire.config import ConfigError, HttpConfig
-from pushwire.protocol.messages import Pong
+from pushwire.errors import ErrorCode
+from pushwire.protocol.messages import Error, Pong
 from pushwire.server.listen import REUSEPORT_SPREADS
 from pushwire.server.websocket import WebSocketConnection
 
@@ -105,35 +106,31 @@ def _ipv6_loopback() -> bool:
 
 @pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback")
 async def test_several_addresses():
-    """127.0.0.1 and ::1 together: with port 0 each address gets its own port, so one listener each (a group
-    cannot share two ports); with a fixed port the whole group listens on both."""
+    """127.0.0.1 and ::1 together, on a port of their own (port 0) and on a given port: every address gets
+    the whole group, all on one port."""
     both = ["127.0.0.1", "::1"]
-    server = PushServer()
+    per_address = 2 if REUSEPORT_SPREADS else 1
+    server = PushServer(config=ServerConfig(http=HttpConfig(accept_batch=2)))
     await server.start(both, 0)
     try:
-        by_family = {sock.family: sock.getsockname()[1] for listener in server._servers
-                     for sock in listener.sockets}
-        assert len(_ports(server)) == 2 and set(by_family) == {socket.AF_INET, socket.AF_INET6}
-        ws = await RawWs.connect(by_family[socket.AF_INET])
-        await ws.auth()
-        await ws.close()
-        ws = await RawWs.connect(by_family[socket.AF_INET6], host="::1")
-        await ws.auth()
-        await ws.close()
+        families = {sock.family for listener in server._servers for sock in listener.sockets}
+        assert families == {socket.AF_INET, socket.AF_INET6}
+        port = server.port
+        if REUSEPORT_SPREADS:
+            assert _ports(server) == [port] * (2 * per_address)
+        for host in both:
+            ws = await RawWs.connect(port, host=host)
+            await ws.auth()
+            await ws.close()
     finally:
         await server.close()
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
     server = PushServer(config=ServerConfig(http=HttpConfig(accept_batch=2)))
     try:
-        await server.start(both, port)
-    except OSError:  # the free port was taken meanwhile (on either address): nothing to check
-        pytest.skip("the free port was taken before the test could bind it")
+        await server.start(both, port)  # the same port again, now given
+    except OSError:  # another program took it meanwhile, on either address: nothing to check
+        pytest.skip("the port was taken before the test could bind it again")
     try:
-        per_address = 2 if REUSEPORT_SPREADS else 1
-        assert _ports(server) == [port] * (2 * per_address)
+        assert sorted(_ports(server)) == [port] * (2 * per_address)
         for host in both:
             ws = await RawWs.connect(port, host=host)
             await ws.auth()
@@ -142,9 +139,30 @@ async def test_several_addresses():
         await server.close()
 
 
-def test_accept_batch_must_be_positive():
+@linux_only
+async def test_two_servers_starting_together_on_one_port():
+    """Of two servers starting at once on one port, one gets it and the other fails: no quiet sharing."""
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    first, second = PushServer(), PushServer()
+    results = await asyncio.gather(first.start("127.0.0.1", port), second.start("127.0.0.1", port),
+                                   return_exceptions=True)
+    try:
+        errors = [r for r in results if isinstance(r, OSError)]
+        assert len(errors) == 1 and errors[0].errno == errno.EADDRINUSE, results
+        winner = first if results[0] is None else second
+        assert _ports(winner) == [port] * 16
+    finally:
+        await first.close()
+        await second.close()
+
+
+@pytest.mark.parametrize("value", [0, -1, 2.5, 257, True])
+def test_accept_batch_is_a_small_positive_integer(value):
     with pytest.raises(ConfigError):
-        HttpConfig(accept_batch=0)
+        HttpConfig(accept_batch=value)
 
 
 # -- the 101 and what follows it ---------------------------------------------------------------------------
@@ -233,6 +251,34 @@ async def test_a_flush_before_the_end_of_the_pass_carries_the_101(server):
     await asyncio.sleep(0)  # the pass ends: the 101 is not written twice
     await asyncio.sleep(0)
     assert len(transport.writes) == 1
+    ws.connection_lost(None)
+
+
+async def test_an_error_and_close_before_the_end_of_the_pass_follow_the_101(server):
+    ws = WebSocketConnection(server._service, head=HEAD)
+    transport = _Recorder()
+    ws.connection_made(transport)  # type: ignore[arg-type]
+    ws.fail(1008, "refused", Error(ErrorCode.AUTH_REJECTED, "refused"))
+    assert transport.writes[0] == HEAD  # then the error frame, then the close frame
+    assert transport.writes[1].startswith(b"\x81") and b"auth_rejected" in transport.writes[1]
+    assert transport.writes[-1][:1] == b"\x88"
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert transport.writes.count(HEAD) == 1
+    ws.connection_lost(None)
+
+
+async def test_a_goodbye_before_the_end_of_the_pass_follows_the_101(server):
+    ws = WebSocketConnection(server._service, head=HEAD)
+    transport = _Recorder()
+    ws.connection_made(transport)  # type: ignore[arg-type]
+    ws.send_op(Pong())  # queued: the goodbye flushes it first
+    ws.goodbye("shutdown")
+    assert transport.writes[0].startswith(HEAD + b"\x81")
+    assert transport.writes[-1][:1] == b"\x88"
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert b"".join(transport.writes).count(HEAD) == 1
     ws.connection_lost(None)
 
 
