@@ -13,6 +13,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CORE_MODULES = ["codec", "wsframe", "lanes", "replay", "chunker", "bucket", "fanout", "httphead"]
+COMPILED_SAMPLE = ["pushwire.protocol.session", "pushwire.protocol.http11", "pushwire.server.websocket",
+                   "pushwire.server.service", "pushwire.hub.hub"]
 
 
 @pytest.mark.slow
@@ -42,6 +44,12 @@ def test_wheel_builds_installs_and_imports_in_a_fresh_venv(tmp_path: Path) -> No
                         capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.strip() == "0.1.0"
+    # the plain-Python modules on the connection and publish paths are compiled too (setup.py COMPILED_PY)
+    where = subprocess.run([str(python), "-c", "import importlib; print(' '.join(importlib.import_module(m).__file__ "
+                            f"for m in {COMPILED_SAMPLE!r}))"], capture_output=True, text=True, cwd=tmp_path,
+                           timeout=60)
+    assert where.returncode == 0, where.stderr
+    assert all(path.endswith(".so") for path in where.stdout.split()), where.stdout
     help_text = subprocess.run([str(env_dir / "bin" / "pushwire-serve"), "--help"], capture_output=True,
                                text=True, timeout=60)
     assert help_text.returncode == 0 and "pushwire-serve" in help_text.stdout

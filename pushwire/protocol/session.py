@@ -28,6 +28,7 @@ import enum
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, TypeAlias
 
 from .._core.chunker import FragmentAssembler
@@ -97,6 +98,8 @@ _DICT_FEATURE = re.compile(r"zstd\.dict:([1-9][0-9]{0,9})")
 _BINARY_FEATURES = {"binary.msgpack": "msgpack", "binary.cbor": "cbor"}
 #: effectively "never compress" when zstd was not granted
 _NO_COMPRESSION = 1 << 62
+#: the dictionaries of a session that has none (shared, read-only)
+_NOTHING: Mapping[int, bytes] = MappingProxyType({})
 
 
 class SessionState(enum.Enum):
@@ -301,7 +304,8 @@ class Session:
         self.client_id: str | None = None
         self.granted: tuple[str, ...] | None = None
         self.binary: BinaryCodec | None = None
-        self._dictionaries = dict(dictionaries)
+        # nothing per session until there is something to hold: most sessions never do (memory per connection)
+        self._dictionaries: Mapping[int, bytes] = dict(dictionaries) if dictionaries else _NOTHING
         self._compression_threshold = compression_threshold
         self._max_payload_bytes = max_payload_bytes
         self._max_pending = max_pending
@@ -309,8 +313,8 @@ class Session:
         self._fragments = False
         self._wire_table = channels.wire_table()
         self._auth_pending: Auth | None = None
-        self._held: list[tuple[bool, bytes]] = []
-        self._buffered_events: list[SessionEvent] = []
+        self._held: list[tuple[bool, bytes]] | tuple[()] = ()
+        self._buffered_events: list[SessionEvent] | tuple[()] = ()
 
     # -- input --------------------------------------------------------------------------------------------
 
@@ -371,8 +375,8 @@ class Session:
 
     def drain_buffered(self) -> list[SessionEvent]:
         """Return the events of messages that arrived while the auth was being decided (call after accept)."""
-        events, self._buffered_events = self._buffered_events, []
-        return events
+        events, self._buffered_events = self._buffered_events, ()
+        return list(events)
 
     # -- auth ---------------------------------------------------------------------------------------------
 
@@ -390,12 +394,14 @@ class Session:
         auth = self._take_pending_auth()
         self.client_id = auth.client_id
         self.state = SessionState.LIVE
-        held, self._held = self._held, []
+        held, self._held = self._held, ()
+        buffered: list[SessionEvent] = []
         for is_binary, data in held:
             if self.state is not SessionState.LIVE:
                 break
-            events = self.receive_binary(data) if is_binary else self.receive_text(data)
-            self._buffered_events.extend(events)
+            buffered.extend(self.receive_binary(data) if is_binary else self.receive_text(data))
+        if buffered:
+            self._buffered_events = buffered
         return encode_op(auth_ok, self.system)
 
     def reject(self, message: str, *, code: ErrorCode = ErrorCode.AUTH_REJECTED,
@@ -409,7 +415,7 @@ class Session:
             StateError: no auth is pending.
         """
         self._take_pending_auth()
-        self._held.clear()
+        self._held = ()
         self.state = SessionState.CLOSING
         return self.error(code, message), close
 
@@ -498,13 +504,13 @@ class Session:
         if self.state is not SessionState.CLOSED:
             self.state = SessionState.CLOSING
             self._auth_pending = None
-            self._held.clear()
+            self._held = ()
 
     def connection_closed(self) -> None:
         """The transport is gone."""
         self.state = SessionState.CLOSED
         self._auth_pending = None
-        self._held.clear()
+        self._held = ()
 
     # -- internals ----------------------------------------------------------------------------------------
 
@@ -515,7 +521,7 @@ class Session:
         if close is not None:
             self.state = SessionState.CLOSING
             self._auth_pending = None
-            self._held.clear()
+            self._held = ()
         return [Violation(code, _clip(message), close)]
 
     def _hold(self, is_binary: bool, data: bytes) -> list[SessionEvent]:
@@ -523,7 +529,9 @@ class Session:
             return self._violation(ErrorCode.AUTH_REQUIRED,
                                    f"more than {self._max_pending} messages sent before auth_ok",
                                    CloseCode.POLICY_VIOLATION)
-        self._held.append((is_binary, data))
+        if not self._held:
+            self._held = []
+        self._held.append((is_binary, data))  # type: ignore[union-attr]
         return []
 
     def _first_message(self, frame: Frame) -> list[SessionEvent]:
