@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +16,21 @@ from pushwire import DefaultChannel, PushServer, ServerConfig
 
 def pytest_asyncio_loop_factories(config: Any, item: Any) -> dict[str, Any]:
     return {"uvloop": uvloop.new_event_loop}
+
+
+def pytest_sessionstart(session: Any) -> None:
+    """Refuse to test a compiled module older than its source: Python would import the stale compiled one."""
+    package = Path(__file__).resolve().parent.parent / "pushwire"
+    stale = []
+    for compiled in package.rglob("*.so"):
+        source = compiled.with_name(compiled.name.split(".", 1)[0] + ".py")
+        if not source.exists():
+            source = source.with_suffix(".pyx")
+        if source.exists() and source.stat().st_mtime > compiled.stat().st_mtime:
+            stale.append(str(source.relative_to(package.parent)))
+    if stale:
+        pytest.exit(f"changed after they were compiled: {', '.join(sorted(stale))}; rebuild with "
+                    "`.venv/bin/python setup.py build_ext --inplace -q` (bash scripts/test.sh does it)", returncode=2)
 
 API_KEY = "test-api-key"
 
