@@ -146,7 +146,7 @@ def resolve_options(args: argparse.Namespace, environ: dict[str, str] | None = N
     # the event loop would take 70000 as 70000 % 65536 and listen on a port nobody asked for
     if not 0 <= values["port"] <= 65535:
         raise ConfigError(f"port must be 0..65535 (0 picks a free one), got {values['port']}")
-    # WebSocketConfig refuses these too; checked here first so that the message names the flag
+    # WebSocketConfig and HttpConfig refuse these too; checked here first so that the message names the flag
     for name in ("max_message_bytes", "ping_interval", "accept_batch"):
         if values[name] <= 0:
             raise ConfigError(f"{name.replace('_', '-')} must be > 0, got {values[name]}")

@@ -221,9 +221,8 @@ class WebSocketConnection(asyncio.Protocol):
 
     def _write_head(self) -> None:
         """Write the 101 if it still waits (nothing went out before it)."""
+        assert self.transport is not None  # scheduled by connection_made
         head, self.head = self.head, b""
-        if self.transport is None:
-            return
         self.outbox.write = self.transport.write
         if head and not self.transport.is_closing():
             self.transport.write(head)
@@ -233,7 +232,10 @@ class WebSocketConnection(asyncio.Protocol):
         assert self.transport is not None
         head, self.head = self.head, b""
         self.outbox.write = self.transport.write
-        self.transport.writelines((head, data)) if head else self.transport.write(data)
+        if head:
+            self.transport.writelines((head, data))
+        else:
+            self.transport.write(data)
 
     def _write_control(self) -> None:
         """Write what the WebSocket machine queued (pongs, close frames); close the socket when it is done."""
