@@ -1,6 +1,7 @@
 """Build the Cython extensions of pushwire.
 
-Every ``pushwire/_core/*.pyx`` becomes ``pushwire._core.<name>``. The plain Python modules on the path of a
+Every ``pushwire/_core/*.pyx`` becomes ``pushwire._core.<name>``, and ``pushwire/server/*.pyx`` (the I/O
+layer's own Cython) ``pushwire.server.<name>``. The plain Python modules on the path of a
 connection and of a publish (``COMPILED_PY``) are compiled too, as they are: the ``.py`` file stays the source
 and the fallback, and the compiled module, when present, is the one imported. Set ``PUSHWIRE_PURE_PYTHON=1`` to
 build only the core. Cython is a build requirement only (pyproject.toml); wheels carry the compiled modules.
@@ -46,9 +47,11 @@ def _compile_args() -> list[str]:
 
 
 def core_extensions() -> list[Extension]:
+    """Every ``.pyx``: the core's, and the I/O layer's (``pushwire/server/sockwrite.pyx``)."""
     return [
-        Extension(f"pushwire._core.{pyx.stem}", [str(pyx.relative_to(HERE))], extra_compile_args=_compile_args())
-        for pyx in sorted(CORE.glob("*.pyx"))
+        Extension(".".join(pyx.relative_to(HERE).with_suffix("").parts), [str(pyx.relative_to(HERE))],
+                  extra_compile_args=_compile_args())
+        for pyx in sorted(CORE.glob("*.pyx")) + sorted((HERE / "pushwire" / "server").glob("*.pyx"))
     ]
 
 

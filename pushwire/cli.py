@@ -21,7 +21,7 @@ from typing import Any
 from . import __version__
 from .app import PushServer
 from .auth import HmacTokens, StaticTokens
-from .config import HistoryConfig, HttpConfig, ServerConfig, WebSocketConfig
+from .config import HistoryConfig, HttpConfig, QueueConfig, ServerConfig, WebSocketConfig
 from .errors import ConfigError
 from .protocol.channels import ChannelKind, DefaultChannel
 from .protocol.frames import Frame
@@ -67,6 +67,7 @@ OPTIONS: dict[str, tuple[Callable[[str], Any], Any]] = {
     "host": (str, "127.0.0.1"),
     "port": (int, 9100),
     "accept_batch": (int, 16),
+    "direct_writes": (_boolean, True),
     "channels": (str, None),
     "app": (str, None),
     "tokens": (lambda text: [t for t in text.split(",") if t], []),
@@ -93,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     net.add_argument("--accept-batch", type=int, metavar="N",
                      help="connections one event-loop pass accepts (default 16; on Linux that many listening "
                           "sockets share the port; 1 = one socket)")
+    net.add_argument("--no-direct-writes", dest="direct_writes", action="store_const", const=False,
+                     help="write every byte through the event loop's transport, never with send(2) directly")
     app = parser.add_argument_group("application")
     app.add_argument("--channels", metavar="MODULE:CLASS",
                      help="your ChannelKind subclass (default: the built-in channels)")
@@ -233,6 +236,7 @@ def build_server(options: dict[str, Any]) -> PushServer:
         websocket=WebSocketConfig(max_message_bytes=options["max_message_bytes"],
                                   ping_interval_s=options["ping_interval"], ping_timeout_s=options["ping_interval"]),
         http=HttpConfig(accept_batch=options["accept_batch"]),
+        queue=QueueConfig(direct_writes=bool(options["direct_writes"])),
         publish_api_key=options["publish_api_key"] or None,
         demo=bool(options["demo"]),
         echo=bool(options["echo"]),

@@ -60,12 +60,17 @@ class QueueConfig:
     write_low_water_bytes: int = 64 * KiB
     #: largest batch written in one flush (one ``writelines``)
     max_flush_bytes: int = 1 * MiB
+    #: write with ``send(2)`` on the socket while the transport's buffer is empty, skipping the transport's
+    #: per-write bookkeeping (plain TCP transports of uvloop and asyncio only; False: every byte through it)
+    direct_writes: bool = True
 
     def __post_init__(self) -> None:
         for name in ("write_high_water_bytes", "max_flush_bytes"):
             _positive(f"queue.{name}", getattr(self, name))
         if not 0 <= self.write_low_water_bytes <= self.write_high_water_bytes:
             raise ConfigError("queue.write_low_water_bytes must be between 0 and write_high_water_bytes")
+        if type(self.direct_writes) is not bool:
+            raise ConfigError(f"queue.direct_writes must be true or false, got {self.direct_writes!r}")
 
 
 @dataclass(frozen=True, slots=True)

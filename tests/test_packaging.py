@@ -14,7 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 CORE_MODULES = ["codec", "wsframe", "lanes", "replay", "chunker", "bucket", "fanout", "httphead"]
 COMPILED_SAMPLE = ["pushwire.protocol.session", "pushwire.protocol.http11", "pushwire.server.websocket",
-                   "pushwire.server.service", "pushwire.hub.hub"]
+                   "pushwire.server.service", "pushwire.hub.hub", "pushwire.server.sockwrite"]
 
 
 @pytest.mark.slow

@@ -29,6 +29,13 @@ cdef class Outbox
 cdef class StreamFanout
 
 
+cdef class Sink:
+    # what ``put`` hands each batch to (the base class); subclasses that write themselves leave it None
+    cdef readonly object target
+
+    cdef int put(self, object data) except -1
+
+
 @cython.final
 cdef class Flusher:
     cdef list _dirty
@@ -52,7 +59,9 @@ cdef class Outbox:
     cdef readonly PriorityLanes lanes
     cdef readonly int kind
     cdef public object owner
-    cdef public object write
+    # where flushed batches go: ``write`` set to a Sink is used as it is, a callable is wrapped in one
+    cdef Sink _sink
+    cdef object _write
     cdef public bint paused
     cdef public bint closed
     cdef public bint scheduled

@@ -5,7 +5,7 @@ from typing import Any
 
 from .lanes import PriorityLanes
 
-__all__ = ["Flusher", "OUT_SSE", "OUT_WS", "Outbox", "Publication", "StreamFanout", "sse_parts"]
+__all__ = ["Flusher", "OUT_SSE", "OUT_WS", "Outbox", "Publication", "Sink", "StreamFanout", "sse_parts"]
 
 OUT_WS: int
 OUT_SSE: int
@@ -40,13 +40,20 @@ class Flusher:
     def pending(self) -> int:
         """Outboxes waiting for the next pass."""
 
+class Sink:
+    """Where an outbox's batches go; this base calls ``target`` with each, subclasses write themselves."""
+
+    target: Callable[[Any], Any] | None
+    def __init__(self, target: Callable[[Any], Any] | None = None) -> None: ...
+
 class Outbox:
     """One connection's outbound queue: priority lanes, catch-up backlog, flow-control flags."""
 
     lanes: PriorityLanes
     kind: int
     owner: Any
-    write: Callable[[list[Any]], Any] | None
+    #: a :class:`Sink`, or a callable (wrapped in one)
+    write: Sink | Callable[[Any], Any] | None
     paused: bool
     closed: bool
     scheduled: bool

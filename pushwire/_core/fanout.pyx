@@ -9,8 +9,8 @@ This is the hot path of every publish, so it is C from the hub's loop down to ``
 - :class:`Flusher` collects the outboxes that became non-empty and flushes them all in one callback per
   event-loop turn: everything published while the loop was busy is joined into one write per connection.
 
-No asyncio here: the flusher is handed a ``schedule(callback)`` function (``loop.call_soon``) and each outbox a
-``write(list_of_items)`` function by the I/O layer.
+No asyncio and no sockets here: the flusher is handed a ``schedule(callback)`` function (``loop.call_soon``) and
+each outbox a :class:`Sink` (or a plain ``write(batch)`` callable) by the I/O layer.
 """
 
 from collections import deque
@@ -20,7 +20,7 @@ from libc.stdint cimport uint64_t
 
 from .lanes cimport LANE_PUSH_DROPPED_OLDEST, LANE_PUSH_OVERFLOW, PriorityLanes
 
-__all__ = ["Flusher", "OUT_SSE", "OUT_WS", "Outbox", "Publication", "StreamFanout", "sse_parts"]
+__all__ = ["Flusher", "OUT_SSE", "OUT_WS", "Outbox", "Publication", "Sink", "StreamFanout", "sse_parts"]
 
 cdef enum:
     # bytes an SSE event adds around the JSON frame (``id:``/``event:`` lines), for lane accounting
@@ -149,6 +149,22 @@ cdef class Flusher:
         return len(self._dirty)
 
 
+cdef class Sink:
+    """Where an outbox's batches go: ``put`` is called from C, once per batch.
+
+    This base class hands each batch to ``target``, any callable. The I/O layer subclasses it to write to the
+    socket itself (``pushwire.server.sockwrite``): on a fan-out, one call per connection per publication, so the
+    cost of that call is paid a thousand times over.
+    """
+
+    def __init__(self, target=None):
+        self.target = target
+
+    cdef int put(self, object data) except -1:
+        self.target(data)
+        return 0
+
+
 cdef class Outbox:
     """One connection's outbound queue: priority lanes, catch-up backlog, flow-control flags.
 
@@ -176,7 +192,7 @@ cdef class Outbox:
         self.kind = kind
         self.flusher = flusher
         self.owner = owner
-        self.write = None
+        self.write = None  # set by the connection (a Sink, or any callable)
         self._max_flush_bytes = max_flush_bytes
         self._backlog_limit = backlog_limit
         self._refill_count = max(1, refill_count)
@@ -189,6 +205,16 @@ cdef class Outbox:
         # lossless lanes, the low lane's bounds (drop oldest), one flush's byte budget
         self._share_count = min(warn_high_count, warn_normal_count, lanes._low.max_count)
         self._share_bytes = min(warn_high_bytes, warn_normal_bytes, lanes._low.max_bytes, max_flush_bytes)
+
+    @property
+    def write(self):
+        """Where flushed batches go: a :class:`Sink`, or a callable (wrapped in one)."""
+        return self._write
+
+    @write.setter
+    def write(self, value):
+        self._write = value
+        self._sink = value if isinstance(value, Sink) else Sink(value)
 
     # -- input ------------------------------------------------------------------------------------------
 
@@ -328,7 +354,7 @@ cdef class Outbox:
             if self.kind == OUT_WS:
                 data = shared._joined_from(self._shared_start)
                 shared._release()
-                self.write(data)  # the same bytes object for every connection that took the whole batch
+                self._sink.put(data)  # the same bytes object for every connection that took the whole batch
             else:
                 data = shared._joined_sse_from(self._shared_start, self.flusher.sse_id_line)
                 last = shared._pass[len(shared._pass) - 1]
@@ -345,9 +371,9 @@ cdef class Outbox:
         self.lanes.drain_into(batch, self._max_flush_bytes)
         if self.kind == OUT_WS:
             # one contiguous buffer: cheaper for the transport than many small ones (one iovec, one copy)
-            self.write(batch[0] if len(batch) == 1 else b"".join(batch))
+            self._sink.put(batch[0] if len(batch) == 1 else b"".join(batch))
         else:
-            self.write(batch)
+            self._sink.put(batch)
         if self.closed or self.paused:
             return 0
         if self._backlog is not None or self.lanes._high.count + self.lanes._normal.count \

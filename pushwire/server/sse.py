@@ -15,11 +15,12 @@ import asyncio
 from collections.abc import Collection, Iterable
 from typing import TYPE_CHECKING, Any
 
+from .._core.fanout import Publication, sse_parts
 from ..protocol.messages import Auth, AuthOk, Goodbye, Op, encode_op
 from ..protocol.session import Session
 from ..protocol.streams import MAX_POSITION_CHARS, MAX_POSITION_ENTRIES, format_positions
-from .._core.fanout import Publication, sse_parts
 from .outbound import OUT_SSE
+from .sockwrite import SocketWriter
 
 if TYPE_CHECKING:
     from .service import PushService
@@ -58,11 +59,13 @@ class SseConnection(asyncio.Protocol):
 
     __slots__ = ("service", "transport", "client_id", "session_token", "auth_token", "streams", "positions", "closed",
                  "authenticated", "last_write", "kind", "retry_ms", "session", "closing_since", "outbox", "loop",
-                 "metrics", "handlers_pending", "preamble")
+                 "metrics", "handlers_pending", "preamble", "writer")
 
     def __init__(self, service: PushService, client_id: str, head: bytes) -> None:
         self.service = service
         self.transport: asyncio.Transport | None = None
+        #: every byte this stream writes goes through it (made by connection_made)
+        self.writer: SocketWriter | None = None
         self.client_id = client_id
         self.session_token = ""
         self.auth_token: str | None = None
@@ -94,6 +97,9 @@ class SseConnection(asyncio.Protocol):
         queue = self.service.config.queue
         transport.set_write_buffer_limits(high=queue.write_high_water_bytes,  # type: ignore[attr-defined]
                                           low=queue.write_low_water_bytes)
+        # the response head and the retry line go out with the first events (auth_ok): one write, not three
+        preamble, self.preamble = self.preamble, b""
+        self.writer = SocketWriter(transport, preamble, queue.direct_writes)
         self.service.track(self)
         self.metrics.inc("sse_connections")
 
@@ -103,6 +109,8 @@ class SseConnection(asyncio.Protocol):
         self.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.writer is not None:
+            self.writer.detach()  # the transport closes the socket once this returns
         self.closed = True
         self.outbox.stop()
         self.service.connection_closed(self)
@@ -173,32 +181,20 @@ class SseConnection(asyncio.Protocol):
         """See :meth:`hold_inbox`."""
 
     def write_batch(self, batch: list[Any]) -> None:
-        if self.transport is None or self.closed:
+        if self.writer is None or self.closed:
             return
         parts = sse_parts(batch, self.positions, self.streams, self._room_for, self._vector, self._system_part)
-        if self.preamble:
-            parts.insert(0, self._take_preamble())
-        self.transport.writelines(parts)
+        self.writer.writelines(parts)
         self.last_write = self.loop.time()
         self._note_single()
 
     def write_shared(self, data: bytes, last: Publication) -> None:
         """Write a batch shared with every connection positioned on this one stream; move the position."""
-        if self.transport is None or self.closed:
+        if self.writer is None or self.closed:
             return
         self.positions[last.stream] = last
-        self._write(data)
+        self.writer.write(data)
         self.last_write = self.loop.time()
-
-    def _write(self, data: bytes) -> None:
-        if self.preamble:
-            self.transport.writelines((self._take_preamble(), data))  # type: ignore[union-attr]
-        else:
-            self.transport.write(data)  # type: ignore[union-attr]
-
-    def _take_preamble(self) -> bytes:
-        preamble, self.preamble = self.preamble, b""
-        return preamble
 
     def _note_single(self) -> None:
         """Tell the outbox whether the position vector is one stream alone (then it may share batches)."""
@@ -235,15 +231,15 @@ class SseConnection(asyncio.Protocol):
         self.closed = True
         self.closing_since = self.loop.time()
         self.outbox.stop()
-        if self.transport is not None:
-            if self.preamble:  # a stream ended before its first event still gets its response head
-                self.transport.write(self._take_preamble())
-            self.transport.close()
+        if self.writer is not None:
+            self.writer.write_head()  # a stream ended before its first event still gets its response head
+            self.writer.detach()  # what is still written goes behind the transport's buffer, as close() expects
+            self.transport.close()  # type: ignore[union-attr]
 
     def fail(self, code: int, reason: str, op: Op | None = None) -> None:
         """Write ``op`` (an ``error``, usually) at once, then end the stream."""
-        if op is not None and self.transport is not None and not self.closed:
-            self._write(b"event: system\ndata: %s\n\n" % encode_op(op, self.service.system_channel))
+        if op is not None and self.writer is not None and not self.closed:
+            self.writer.write(b"event: system\ndata: %s\n\n" % encode_op(op, self.service.system_channel))
         self.close(code, reason)
 
     def goodbye(self, reason: str) -> None:
@@ -255,7 +251,8 @@ class SseConnection(asyncio.Protocol):
 
     def abort(self) -> None:
         self.closed = True
-        if self.transport is not None:
+        if self.transport is not None and self.writer is not None:
+            self.writer.detach()
             self.transport.abort()
 
     def check_timeouts(self, now: float) -> None:
@@ -270,5 +267,5 @@ class SseConnection(asyncio.Protocol):
             return
         if not self.closed and now - self.last_write > self.service.config.sse.heartbeat_s:
             self.last_write = now
-            if self.transport is not None and not self.outbox.paused:
-                self._write(_HEARTBEAT)
+            if self.writer is not None and not self.outbox.paused:
+                self.writer.write(_HEARTBEAT)

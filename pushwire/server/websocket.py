@@ -30,6 +30,7 @@ from ..protocol.websocket import (
     TextMessage,
 )
 from .outbound import OUT_WS
+from .sockwrite import SocketWriter
 
 if TYPE_CHECKING:
     from .service import PushService
@@ -49,7 +50,8 @@ class WebSocketConnection(asyncio.Protocol):
 
     __slots__ = ("service", "ws", "session", "transport", "echo", "client_id", "session_token", "auth_token", "streams",
                  "connected_at", "last_received", "ping_sent_at", "closing_since", "closed", "authenticated",
-                 "inbox", "handlers_pending", "close_code", "kind", "outbox", "loop", "metrics", "head")
+                 "inbox", "handlers_pending", "close_code", "kind", "outbox", "loop", "metrics", "head",
+                 "writer")
 
     def __init__(self, service: PushService, *, echo: bool = False, head: bytes = b"") -> None:
         self.service = service
@@ -59,6 +61,8 @@ class WebSocketConnection(asyncio.Protocol):
         self.ws = ServerWebSocket(max_message_bytes=config.max_message_bytes)
         self.session = Session(service.channels)
         self.transport: asyncio.Transport | None = None
+        #: every byte this connection writes goes through it (made by connection_made)
+        self.writer: SocketWriter | None = None
         self.echo = echo
         self.client_id: str = ""
         self.session_token: str = ""
@@ -89,17 +93,19 @@ class WebSocketConnection(asyncio.Protocol):
         high = self.service.config.queue.write_high_water_bytes
         low = self.service.config.queue.write_low_water_bytes
         transport.set_write_buffer_limits(high=high, low=low)  # type: ignore[attr-defined]
-        if self.head:
-            # the 101 waits for the end of the loop pass, with the other connections' answers: one burst of
-            # writes instead of one write between each connection's set-up work
-            self.outbox.write = self._write_head_and
+        # the 101 goes out with the first frames, or at the end of this loop pass with the other connections'
+        # answers: one burst of writes instead of one write between each connection's set-up work
+        head, self.head = self.head, b""
+        self.writer = SocketWriter(transport, head, self.service.config.queue.direct_writes)
+        self.outbox.write = self.writer
+        if head:
             self.loop.call_soon(self._write_head)
-        else:
-            self.outbox.write = transport.write  # type: ignore[attr-defined]
         self.service.track(self)
         self.metrics.inc("ws_connections")
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.writer is not None:
+            self.writer.detach()  # the transport closes the socket once this returns
         self.closed = True
         self.outbox.stop()
         self.service.connection_closed(self)
@@ -220,30 +226,16 @@ class WebSocketConnection(asyncio.Protocol):
         return self.outbox.queued_lossless
 
     def _write_head(self) -> None:
-        """Write the 101 if it still waits (nothing went out before it)."""
-        assert self.transport is not None  # scheduled by connection_made
-        head, self.head = self.head, b""
-        self.outbox.write = self.transport.write
-        if head and not self.transport.is_closing():
-            self.transport.write(head)
-
-    def _write_head_and(self, data: bytes) -> None:
-        """The outbox's first write when the 101 still waits: both in one write."""
-        assert self.transport is not None
-        head, self.head = self.head, b""
-        self.outbox.write = self.transport.write
-        if head:
-            self.transport.writelines((head, data))
-        else:
-            self.transport.write(data)
+        """Write the 101 if nothing took it along yet (scheduled by connection_made)."""
+        assert self.transport is not None and self.writer is not None
+        if not self.transport.is_closing():
+            self.writer.write_head()
 
     def _write_control(self) -> None:
         """Write what the WebSocket machine queued (pongs, close frames); close the socket when it is done."""
-        if self.head:
-            self._write_head()
         data = self.ws.data_to_send()
-        if data and self.transport is not None and not self.transport.is_closing():
-            self.transport.writelines(data)
+        if data and self.writer is not None and not self.transport.is_closing():  # type: ignore[union-attr]
+            self.writer.writelines(data)
         if self.ws.close_expected():
             self._close_transport()
 
@@ -270,10 +262,8 @@ class WebSocketConnection(asyncio.Protocol):
 
     def _write_now(self, json: bytes) -> None:
         """Write a system frame ahead of the lanes (an error just before a close)."""
-        if self.head:
-            self._write_head()
-        if self.transport is not None and self.ws.state is State.OPEN:
-            self.transport.write(encode_ws_frame(json, OP_TEXT))
+        if self.writer is not None and self.ws.state is State.OPEN:
+            self.writer.write(encode_ws_frame(json, OP_TEXT))
 
     def goodbye(self, reason: str) -> None:
         """Graceful shutdown: flush what is queued, say goodbye, close with 1001."""
@@ -288,8 +278,10 @@ class WebSocketConnection(asyncio.Protocol):
         if self.closing_since is None:
             # the close may wait for a full write buffer: the close timeout bounds that wait
             self.closing_since = self.loop.time()
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.close()
+        transport, writer = self.transport, self.writer
+        if transport is not None and writer is not None and not transport.is_closing():
+            writer.detach()  # what is still written goes behind the transport's buffer, as close() expects
+            transport.close()
 
     @property
     def active(self) -> bool:
@@ -305,7 +297,8 @@ class WebSocketConnection(asyncio.Protocol):
             self.transport.resume_reading()
 
     def abort(self) -> None:
-        if self.transport is not None:
+        if self.transport is not None and self.writer is not None:
+            self.writer.detach()
             self.transport.abort()
 
     # timers (called by the service's sweeper about once a second)

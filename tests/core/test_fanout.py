@@ -173,6 +173,32 @@ class Rig:
         return outbox
 
 
+class TestSinkContract:
+    """What the I/O layer relies on: ``write`` takes a fanout.Sink as it is, and wraps any callable in one."""
+
+    def test_a_callable_is_wrapped_and_a_sink_used_as_it_is(self, rig: Rig) -> None:
+        outbox = rig.outbox()
+        got: list[Any] = []
+        outbox.write = got.append
+        assert outbox.write == got.append  # reads back what was set
+        outbox.deliver(pub(offset=1))
+        rig.schedule.run_pass()
+        assert got == [pub(offset=1).ws_frame]
+        core_sink = fanout.Sink(got.append)
+        outbox.write = core_sink
+        assert outbox.write is core_sink and core_sink.target == got.append
+        outbox.deliver(pub(offset=2))
+        rig.schedule.run_pass()
+        assert got == [pub(offset=1).ws_frame, pub(offset=2).ws_frame]
+
+    def test_no_sink_is_a_clear_error(self, rig: Rig) -> None:
+        outbox = rig.outbox()
+        outbox.write = None
+        outbox.deliver(pub(offset=1))
+        rig.schedule.run_pass()
+        assert [type(exc) for _, exc in rig.errors] == [TypeError]
+
+
 def sink(outbox: Outbox) -> Sink:
     assert isinstance(outbox.write, Sink)
     return outbox.write
@@ -249,7 +275,7 @@ class TestPublication:
             p.sse_id_line = "id: x\n"  # type: ignore[assignment]
 
     def test_module_exports(self) -> None:
-        assert set(fanout.__all__) == {"Flusher", "OUT_SSE", "OUT_WS", "Outbox", "Publication",
+        assert set(fanout.__all__) == {"Flusher", "OUT_SSE", "OUT_WS", "Outbox", "Publication", "Sink",
                                        "StreamFanout", "sse_parts"}
         assert (OUT_WS, OUT_SSE) == (0, 1)
 

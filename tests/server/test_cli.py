@@ -132,6 +132,7 @@ def test_version():
     ([], {"PUSHWIRE_PORT": "abc"}, "PUSHWIRE_PORT"),
     ([], {"PUSHWIRE_HISTORY_AGE": "soon"}, "PUSHWIRE_HISTORY_AGE"),
     ([], {"PUSHWIRE_DEMO": "maybe"}, "PUSHWIRE_DEMO"),
+    ([], {"PUSHWIRE_DIRECT_WRITES": "perhaps"}, "PUSHWIRE_DIRECT_WRITES"),
 ])
 def test_bad_options_exit_2_with_a_clear_message(args, env, message):
     result = run_cli(*args, env=clean_env(**env))
@@ -416,3 +417,34 @@ async def test_signal_shuts_down_cleanly(sig):
         assert await asyncio.wait_for(server.process.wait(), 10) == 0
         stderr = (await server.process.stderr.read()).decode()
         assert "Traceback" not in stderr
+
+
+def _direct_writes(argv: list[str], environ: dict[str, str]) -> bool:
+    from pushwire.cli import build_parser, build_server, resolve_options
+
+    return build_server(resolve_options(build_parser().parse_args(argv), environ)).config.queue.direct_writes
+
+
+def test_direct_writes_from_flag_environment_and_file(tmp_path):
+    path = tmp_path / "pushwire.toml"
+    path.write_text("direct_writes = false\n")
+    assert _direct_writes([], {}) is True
+    assert _direct_writes(["--no-direct-writes"], {}) is False
+    assert _direct_writes([], {"PUSHWIRE_DIRECT_WRITES": "0"}) is False
+    assert _direct_writes(["--config", str(path)], {}) is False
+    assert _direct_writes(["--config", str(path)], {"PUSHWIRE_DIRECT_WRITES": "yes"}) is True
+
+
+async def test_no_direct_writes_serves_the_same():
+    async with serve("--port", "0", "--no-direct-writes", "--publish-api-key", "k") as server:
+        ws = await RawWs.connect(server.port)
+        await ws.auth(streams=["chat"])
+        sse = await SseClient.open(server.port, {"client_id": str(uuid.uuid4()), "channels": "chat"})
+        assert (await sse.read_block()).retry == 2000
+        assert (await sse.next_event()).payload["type"] == "auth_ok"
+        for n in range(3):
+            response = await post_json(server.port, "/rps/publish", {"channel": "chat", "payload": n}, token="k")
+            assert response.status == 200
+        assert [(await ws.recv_json())["payload"] for _ in range(3)] == [0, 1, 2]
+        assert [(await sse.next_event()).payload for _ in range(3)] == [0, 1, 2]
+        await ws.close()

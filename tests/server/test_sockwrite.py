@@ -1,0 +1,236 @@
+"""SocketWriter: writes with send(2) while the transport's buffer is empty, through the transport otherwise.
+
+Real TCP sockets on 127.0.0.1, on uvloop and on asyncio's own loop (the two transports written to directly).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+import uvloop
+from pushwire.server.sockwrite import SocketWriter, socket_fd
+
+from pushwire._core.fanout import Sink
+
+LOOPS = {"uvloop": uvloop.new_event_loop, "asyncio": asyncio.new_event_loop}
+TIMEOUT = 10.0
+
+
+class Served(asyncio.Protocol):
+    """The server side of one test connection: its transport and whether connection_lost came."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.made = asyncio.get_running_loop().create_future()
+        self.lost = asyncio.get_running_loop().create_future()
+        self.paused = 0
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+        self.made.set_result(None)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost.set_result(exc)
+
+    def pause_writing(self) -> None:
+        self.paused += 1
+
+
+async def _pair(sndbuf: int | None = None) -> tuple[Served, socket.socket, asyncio.AbstractServer]:
+    """A served connection and its client socket (non-blocking, read by the test with sock_recv)."""
+    loop = asyncio.get_running_loop()
+    served: list[Served] = []
+
+    def factory() -> Served:
+        served.append(Served())
+        return served[-1]
+
+    server = await loop.create_server(factory, "127.0.0.1", 0)
+    client = socket.socket()
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    client.setblocking(False)
+    await loop.sock_connect(client, server.sockets[0].getsockname())
+    while not served:
+        await asyncio.sleep(0.001)
+    await asyncio.wait_for(served[0].made, TIMEOUT)
+    if sndbuf is not None:
+        served[0].transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
+    return served[0], client, server
+
+
+async def _read_exactly(client: socket.socket, size: int) -> bytes:
+    loop = asyncio.get_running_loop()
+    chunks: list[bytes] = []
+    got = 0
+    async with asyncio.timeout(TIMEOUT):
+        while got < size:
+            chunk = await loop.sock_recv(client, 65536)
+            assert chunk, f"connection closed after {got} of {size} bytes"
+            chunks.append(chunk)
+            got += len(chunk)
+    data = b"".join(chunks)
+    assert len(data) == size
+    return data
+
+
+def _run(loop_name: str, scenario: Callable[[], Awaitable[None]]) -> None:
+    with asyncio.Runner(loop_factory=LOOPS[loop_name]) as runner:
+        runner.run(asyncio.wait_for(scenario(), TIMEOUT * 2))
+
+
+@pytest.mark.parametrize("loop_name", LOOPS)
+def test_writes_go_to_the_socket_directly(loop_name):
+    async def scenario() -> None:
+        served, client, server = await _pair()
+        writer = SocketWriter(served.transport)
+        assert writer.direct
+        assert socket_fd(served.transport) == served.transport.get_extra_info("socket").fileno()
+        for n in range(100):
+            writer.write(b"frame %03d;" % n)
+        assert await _read_exactly(client, 1000) == b"".join(b"frame %03d;" % n for n in range(100))
+        assert (writer.direct_writes, writer.transport_writes) == (100, 0)
+        client.close()
+        server.close()
+
+    _run(loop_name, scenario)
+
+
+@pytest.mark.parametrize("loop_name", LOOPS)
+def test_the_head_goes_out_first_and_once(loop_name):
+    async def scenario() -> None:
+        served, client, server = await _pair()
+        writer = SocketWriter(served.transport, b"HEAD|")
+        assert writer.head_pending
+        writer.write(b"one|")
+        writer.write_head()  # nothing left to write
+        writer.writelines([b"two", b"|", b"three"])
+        assert await _read_exactly(client, 18) == b"HEAD|one|two|three"
+        assert not writer.head_pending
+        alone = SocketWriter(served.transport, b"ALONE")
+        alone.write_head()
+        alone.write_head()
+        assert await _read_exactly(client, 5) == b"ALONE"
+        client.close()
+        server.close()
+
+    _run(loop_name, scenario)
+
+
+@pytest.mark.parametrize("loop_name", LOOPS)
+def test_a_full_socket_hands_the_rest_to_the_transport_in_order(loop_name):
+    async def scenario() -> None:
+        served, client, server = await _pair(sndbuf=4096)
+        served.transport.set_write_buffer_limits(high=64 * 1024, low=16 * 1024)
+        writer = SocketWriter(served.transport)
+        chunks = [bytes([65 + n % 26]) * 1000 + b"#%05d" % n for n in range(400)]  # 402 KB, the client reads none
+        for chunk in chunks:
+            writer.write(chunk)
+        assert writer.transport_writes > 0 and writer.direct_writes > 0
+        assert served.paused == 1  # the transport's flow control still works: it paused the protocol
+        expected = b"".join(chunks)
+        assert await _read_exactly(client, len(expected)) == expected
+        # drained: the next writes go to the socket again
+        async with asyncio.timeout(TIMEOUT):
+            while served.transport.get_write_buffer_size():
+                await asyncio.sleep(0.001)
+        direct_before = writer.direct_writes
+        writer.write(b"after")
+        assert writer.direct_writes == direct_before + 1
+        assert await _read_exactly(client, 5) == b"after"
+        client.close()
+        server.close()
+
+    _run(loop_name, scenario)
+
+
+@pytest.mark.parametrize("loop_name", LOOPS)
+def test_bytes_written_by_the_transport_before_are_not_overtaken(loop_name):
+    async def scenario() -> None:
+        served, client, server = await _pair(sndbuf=4096)
+        first = b"x" * 300_000
+        served.transport.write(first)  # an HTTP answer written before the writer existed, still buffered
+        assert served.transport.get_write_buffer_size() > 0
+        writer = SocketWriter(served.transport)
+        writer.write(b"behind")
+        assert writer.direct_writes == 0
+        assert await _read_exactly(client, len(first) + 6) == first + b"behind"
+        client.close()
+        server.close()
+
+    _run(loop_name, scenario)
+
+
+@pytest.mark.parametrize("loop_name", LOOPS)
+def test_a_reset_connection_is_closed_by_its_transport(loop_name):
+    async def scenario() -> None:
+        served, client, server = await _pair()
+        writer = SocketWriter(served.transport)
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        client.close()  # RST
+        async with asyncio.timeout(TIMEOUT):
+            while not served.lost.done():
+                writer.write(b"into the void")  # no exception: the transport meets the error and closes
+                await asyncio.sleep(0.01)
+        assert not writer.direct  # the error was seen on a direct write: the socket is not touched again
+        server.close()
+
+    _run(loop_name, scenario)
+
+
+@pytest.mark.parametrize("loop_name", LOOPS)
+def test_detached_and_indirect_writers_use_the_transport(loop_name):
+    async def scenario() -> None:
+        served, client, server = await _pair()
+        detached = SocketWriter(served.transport)
+        detached.detach()
+        detached.write(b"a")
+        indirect = SocketWriter(served.transport, direct=False)
+        indirect.write(b"b")
+        assert not detached.direct and not indirect.direct
+        assert (detached.transport_writes, indirect.transport_writes) == (1, 1)
+        assert await _read_exactly(client, 2) == b"ab"
+        client.close()
+        server.close()
+
+    _run(loop_name, scenario)
+
+
+class FakeTransport:
+    """Not a transport the writer knows: it must only ever call write()."""
+
+    def __init__(self) -> None:
+        self.written: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        raise AssertionError("an unknown transport's socket must not be looked at")
+
+
+def test_an_unknown_transport_gets_every_write():
+    transport = FakeTransport()
+    writer = SocketWriter(transport, b"H")
+    assert socket_fd(transport) == -1 and not writer.direct
+    writer.write(b"1")
+    writer.writelines([b"2", b"3"])
+    writer.write(b"")
+    assert transport.written == [b"H1", b"23"]
+
+
+def test_the_outbox_sink_contract():
+    calls: list[Any] = []
+    sink = Sink(calls.append)
+    assert sink.target == calls.append
+    transport = FakeTransport()
+    writer = SocketWriter(transport)
+    assert isinstance(writer, Sink) and writer.target is None
+    with pytest.raises(TypeError):
+        SocketWriter(transport, "not bytes")  # type: ignore[arg-type]
