@@ -30,10 +30,12 @@ cdef class StreamFanout
 
 
 cdef class Sink:
-    # what ``put`` hands each batch to (the base class); subclasses that write themselves leave it None
-    cdef readonly object target
-
     cdef int put(self, object data) except -1
+
+
+@cython.final
+cdef class CallbackSink(Sink):
+    cdef readonly object target
 
 
 @cython.final

@@ -5,7 +5,7 @@ from typing import Any
 
 from .lanes import PriorityLanes
 
-__all__ = ["Flusher", "OUT_SSE", "OUT_WS", "Outbox", "Publication", "Sink", "StreamFanout", "sse_parts"]
+__all__ = ["Flusher", "OUT_SSE", "OUT_WS", "Outbox", "Publication", "CallbackSink", "Sink", "StreamFanout", "sse_parts"]
 
 OUT_WS: int
 OUT_SSE: int
@@ -41,10 +41,13 @@ class Flusher:
         """Outboxes waiting for the next pass."""
 
 class Sink:
-    """Where an outbox's batches go; this base calls ``target`` with each, subclasses write themselves."""
+    """Where an outbox's batches go (``put``, called from C); the I/O layer's socket writer is one."""
 
-    target: Callable[[Any], Any] | None
-    def __init__(self, target: Callable[[Any], Any] | None = None) -> None: ...
+class CallbackSink(Sink):
+    """A sink that hands each batch to ``target``."""
+
+    target: Callable[[Any], Any]
+    def __init__(self, target: Callable[[Any], Any]) -> None: ...
 
 class Outbox:
     """One connection's outbound queue: priority lanes, catch-up backlog, flow-control flags."""

@@ -20,7 +20,7 @@ from libc.stdint cimport uint64_t
 
 from .lanes cimport LANE_PUSH_DROPPED_OLDEST, LANE_PUSH_OVERFLOW, PriorityLanes
 
-__all__ = ["Flusher", "OUT_SSE", "OUT_WS", "Outbox", "Publication", "Sink", "StreamFanout", "sse_parts"]
+__all__ = ["Flusher", "OUT_SSE", "OUT_WS", "Outbox", "Publication", "CallbackSink", "Sink", "StreamFanout", "sse_parts"]
 
 cdef enum:
     # bytes an SSE event adds around the JSON frame (``id:``/``event:`` lines), for lane accounting
@@ -152,12 +152,18 @@ cdef class Flusher:
 cdef class Sink:
     """Where an outbox's batches go: ``put`` is called from C, once per batch.
 
-    This base class hands each batch to ``target``, any callable. The I/O layer subclasses it to write to the
-    socket itself (``pushwire.server.sockwrite``): on a fan-out, one call per connection per publication, so the
-    cost of that call is paid a thousand times over.
+    The I/O layer subclasses it to write to the socket itself (``pushwire.server.sockwrite``): on a fan-out
+    that is one call per connection per publication, so the cost of the call is paid a thousand times over.
     """
 
-    def __init__(self, target=None):
+    cdef int put(self, object data) except -1:
+        raise NotImplementedError(f"{type(self).__name__} does not implement put()")
+
+
+cdef class CallbackSink(Sink):
+    """A sink that hands each batch to ``target``, any callable (tests, wrappers, the SSE framing)."""
+
+    def __init__(self, target):
         self.target = target
 
     cdef int put(self, object data) except -1:
@@ -214,7 +220,7 @@ cdef class Outbox:
     @write.setter
     def write(self, value):
         self._write = value
-        self._sink = value if isinstance(value, Sink) else Sink(value)
+        self._sink = value if isinstance(value, Sink) else CallbackSink(value)
 
     # -- input ------------------------------------------------------------------------------------------
 

@@ -5,16 +5,17 @@ from typing import Any
 
 from .._core.fanout import Sink
 
-__all__ = ["SocketWriter", "socket_fd"]
+__all__ = ["SocketWriter", "socket_fd", "write_counts"]
 
 def socket_fd(transport: Any) -> int:
     """The socket a transport writes to, or -1 when it must not be written to directly."""
 
+def write_counts() -> tuple[int, int]:
+    """Writes since the process started: ``(sent directly, handed to a transport)``."""
+
 class SocketWriter(Sink):
     """The one way a connection writes: straight to the socket while the transport's buffer is empty."""
 
-    direct_writes: int
-    transport_writes: int
     def __init__(self, transport: Any, head: bytes = b"", direct: bool = True) -> None: ...
     def write(self, data: bytes) -> int:
         """Write ``data`` (after the head, if it still waits)."""

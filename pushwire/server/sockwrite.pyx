@@ -28,7 +28,7 @@ try:
 except ImportError:  # uvloop is optional when pushwire is embedded in a stdlib asyncio application
     _UVTCPTransport = None
 
-__all__ = ["SocketWriter", "socket_fd"]
+__all__ = ["SocketWriter", "socket_fd", "write_counts"]
 
 cdef extern from "<errno.h>":
     int EWOULDBLOCK
@@ -38,8 +38,18 @@ cdef extern from "<sys/socket.h>" nogil:
     int MSG_DONTWAIT
     int MSG_NOSIGNAL
 
+# process-wide, not per connection (memory per idle connection is a target): writes sent directly, and
+# writes handed to the transport
+cdef Py_ssize_t _direct_total = 0
+cdef Py_ssize_t _transport_total = 0
+
 cdef frozenset _DIRECT_TRANSPORTS = frozenset(
     t for t in (_UVTCPTransport, asyncio.selector_events._SelectorSocketTransport) if t is not None)
+
+
+def write_counts() -> tuple:
+    """Writes since the process started: ``(sent directly, handed to a transport)``."""
+    return _direct_total, _transport_total
 
 
 def socket_fd(transport) -> int:
@@ -67,9 +77,6 @@ cdef class SocketWriter(Sink):
     # bytes went to the transport: ours queue behind them until its buffer is empty
     cdef bint queued
     cdef bytes head
-    #: writes that went to the socket directly, and those handed to the transport
-    cdef readonly Py_ssize_t direct_writes
-    cdef readonly Py_ssize_t transport_writes
 
     def __init__(self, transport, bytes head=b"", bint direct=True):
         self.transport = transport
@@ -109,6 +116,7 @@ cdef class SocketWriter(Sink):
         self.fd = -1
 
     cdef int _write(self, bytes data) except -1:
+        global _direct_total, _transport_total
         cdef Py_ssize_t size, sent
         if self.head:
             data = self.head + data
@@ -119,7 +127,7 @@ cdef class SocketWriter(Sink):
         if self.fd >= 0 and (not self.queued or self._transport_empty()):
             sent = send(self.fd, PyBytes_AS_STRING(data), <size_t>size, MSG_DONTWAIT | MSG_NOSIGNAL)
             if sent == size:
-                self.direct_writes += 1
+                _direct_total += 1
                 return 0
             if sent < 0:
                 if errno != EAGAIN and errno != EWOULDBLOCK and errno != EINTR:
@@ -129,7 +137,7 @@ cdef class SocketWriter(Sink):
             if sent > 0:
                 data = data[sent:]
         self.queued = True
-        self.transport_writes += 1
+        _transport_total += 1
         self.transport.write(data)
         return 0
 

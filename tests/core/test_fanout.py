@@ -184,7 +184,7 @@ class TestSinkContract:
         outbox.deliver(pub(offset=1))
         rig.schedule.run_pass()
         assert got == [pub(offset=1).ws_frame]
-        core_sink = fanout.Sink(got.append)
+        core_sink = fanout.CallbackSink(got.append)
         outbox.write = core_sink
         assert outbox.write is core_sink and core_sink.target == got.append
         outbox.deliver(pub(offset=2))
@@ -196,7 +196,10 @@ class TestSinkContract:
         outbox.write = None
         outbox.deliver(pub(offset=1))
         rig.schedule.run_pass()
-        assert [type(exc) for _, exc in rig.errors] == [TypeError]
+        outbox.write = fanout.Sink()  # the base class writes nowhere
+        outbox.deliver(pub(offset=2))
+        rig.schedule.run_pass()
+        assert [type(exc) for _, exc in rig.errors] == [TypeError, NotImplementedError]
 
 
 def sink(outbox: Outbox) -> Sink:
@@ -275,8 +278,8 @@ class TestPublication:
             p.sse_id_line = "id: x\n"  # type: ignore[assignment]
 
     def test_module_exports(self) -> None:
-        assert set(fanout.__all__) == {"Flusher", "OUT_SSE", "OUT_WS", "Outbox", "Publication", "Sink",
-                                       "StreamFanout", "sse_parts"}
+        assert set(fanout.__all__) == {"CallbackSink", "Flusher", "OUT_SSE", "OUT_WS", "Outbox", "Publication",
+                                       "Sink", "StreamFanout", "sse_parts"}
         assert (OUT_WS, OUT_SSE) == (0, 1)
 
 
