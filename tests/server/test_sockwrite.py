@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 import uvloop
-from pushwire.server.sockwrite import SocketWriter, socket_fd, write_counts
 
 from pushwire._core.fanout import CallbackSink, Sink
+from pushwire.server.sockwrite import SocketWriter, socket_fd, write_counts
 
 LOOPS = {"uvloop": uvloop.new_event_loop, "asyncio": asyncio.new_event_loop}
 TIMEOUT = 10.0
