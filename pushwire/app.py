@@ -213,6 +213,7 @@ class PushServer:
         connection = self._service.clients.get(normalize_uuid(client_id))
         if connection is None:
             return False
+        self._service.guard_closed_loop()
         connection.goodbye(reason)
         return True
 

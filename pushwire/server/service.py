@@ -45,6 +45,7 @@ from ..protocol.session import (
 from ..protocol.streams import MAX_POSITION_CHARS, MAX_POSITION_ENTRIES, StreamRef, format_positions
 from .outbound import OutboxMaker
 from .sse import vector_fits
+from .sockwrite import SocketWriter
 from . import eager
 
 __all__ = ["AuthValidator", "Connection", "PushService"]
@@ -76,6 +77,8 @@ class Connection(Protocol):
     kind: str
     outbox: Outbox
     handlers_pending: int
+    #: every byte the connection writes goes through it (None until connection_made)
+    writer: SocketWriter | None
 
     @property
     def active(self) -> bool: ...
@@ -516,8 +519,18 @@ class PushService:
                     self.metrics.inc("internal_errors")
                     log.exception("history sweep failed")
 
+    def guard_closed_loop(self) -> None:
+        """Before writing from outside the loop: if it closed, its transports closed their sockets without
+        ``connection_lost``, and a descriptor number may belong to another socket now. Every writer goes
+        through its transport from then on (which refuses, as it did before writers wrote to sockets)."""
+        if self.loop.is_closed():
+            for connection in self.connections:
+                if connection.writer is not None:
+                    connection.writer.detach()
+
     async def shutdown(self, reason: str = "shutdown") -> None:
         """Say goodbye to every connection, let queues drain (bounded), then cancel what is left."""
+        self.guard_closed_loop()
         if self._sweeper is not None:
             self._sweeper.cancel()
         for connection in list(self.connections):

@@ -17,7 +17,7 @@ class SocketWriter(Sink):
     """The one way a connection writes: straight to the socket while the transport's buffer is empty."""
 
     def __init__(self, transport: Any, head: bytes = b"", direct: bool = True) -> None: ...
-    def write(self, data: bytes) -> int:
+    def write(self, data: bytes) -> None:
         """Write ``data`` (after the head, if it still waits)."""
     def writelines(self, parts: Iterable[bytes]) -> None:
         """Write several byte strings as one."""

@@ -10,9 +10,13 @@ which buffers it, pauses the protocol above its high-water mark and meets errors
 From then on every write goes through the transport, in order, until its buffer is empty again.
 
 Why the file descriptor is safe to use: both transports close the socket only after the protocol's
-``connection_lost`` returned, and the connection detaches its writer first thing there (and when it closes or
-aborts the transport itself). Only the plain TCP transports of uvloop and asyncio's selector loop are written
-to directly; any other transport (TLS, a test's fake, another loop) gets every byte through ``write``.
+``connection_lost`` returned, and the connection detaches its writer first thing there, when the peer's EOF
+makes the transport close itself (``eof_received``), and when it closes or aborts the transport itself. The one
+way a socket closes without ``connection_lost`` is the event loop closing with connections still open: the
+service detaches every writer before it writes anything on a closed loop (``PushService.shutdown``,
+``PushServer.disconnect``). Only the plain TCP transports of uvloop and asyncio's selector loop are written to
+directly, and not on Windows; any other transport (TLS, a test's fake, another loop) gets every byte through
+``write``.
 """
 
 import asyncio.selector_events
@@ -33,10 +37,25 @@ __all__ = ["SocketWriter", "socket_fd", "write_counts"]
 cdef extern from "<errno.h>":
     int EWOULDBLOCK
 
-cdef extern from "<sys/socket.h>" nogil:
-    ssize_t send(int fd, const void *buf, size_t n, int flags)
-    int MSG_DONTWAIT
-    int MSG_NOSIGNAL
+cdef extern from *:
+    """
+    #ifdef _WIN32
+    #define PW_DIRECT_WRITES 0
+    static Py_ssize_t pw_send(int fd, const char *buf, size_t n) { errno = ENOSYS; return -1; }
+    #else
+    #include <sys/socket.h>
+    #define PW_DIRECT_WRITES 1
+    /* Python ignores SIGPIPE anyway; MSG_NOSIGNAL (absent from some macOS SDKs) only makes sure of it */
+    #ifndef MSG_NOSIGNAL
+    #define MSG_NOSIGNAL 0
+    #endif
+    static Py_ssize_t pw_send(int fd, const char *buf, size_t n) {
+        return send(fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+    }
+    #endif
+    """
+    const bint PW_DIRECT_WRITES
+    Py_ssize_t pw_send(int fd, const char *buf, size_t n) nogil
 
 # process-wide, not per connection (memory per idle connection is a target): writes sent directly, and
 # writes handed to the transport
@@ -54,7 +73,8 @@ def write_counts() -> tuple:
 
 def socket_fd(transport) -> int:
     """The socket a transport writes to, or -1 when it must not be written to directly (see the module doc)."""
-    if type(transport) not in _DIRECT_TRANSPORTS or transport.get_extra_info("sslcontext") is not None:
+    if not PW_DIRECT_WRITES or type(transport) not in _DIRECT_TRANSPORTS \
+            or transport.get_extra_info("sslcontext") is not None:
         return -1
     sock = transport.get_extra_info("socket")
     if sock is None or sock.type != socket.SOCK_STREAM:
@@ -78,7 +98,10 @@ cdef class SocketWriter(Sink):
     cdef bint queued
     cdef bytes head
 
-    def __init__(self, transport, bytes head=b"", bint direct=True):
+    def __cinit__(self):
+        self.fd = -1  # never the zero of fresh memory: that is a valid descriptor
+
+    def __init__(self, transport, bytes head not None=b"", bint direct=True):
         self.transport = transport
         self.fd = socket_fd(transport) if direct else -1
         # whatever went out before this writer (an HTTP answer on the same socket) may still be buffered
@@ -88,9 +111,9 @@ cdef class SocketWriter(Sink):
     cdef int put(self, object data) except -1:
         return self._write(<bytes?>data)
 
-    cpdef int write(self, bytes data) except -1:
+    def write(self, bytes data not None) -> None:
         """Write ``data`` (after the head, if it still waits)."""
-        return self._write(data)
+        self._write(data)
 
     def writelines(self, parts) -> None:
         """Write several byte strings as one."""
@@ -112,7 +135,7 @@ cdef class SocketWriter(Sink):
         return self.fd >= 0
 
     def detach(self) -> None:
-        """Never touch the socket again: the connection is closing, or its transport is about to close it."""
+        """Never touch the socket again: the connection is closing, or its transport closes it soon (or did)."""
         self.fd = -1
 
     cdef int _write(self, bytes data) except -1:
@@ -125,7 +148,7 @@ cdef class SocketWriter(Sink):
         if size == 0:
             return 0
         if self.fd >= 0 and (not self.queued or self._transport_empty()):
-            sent = send(self.fd, PyBytes_AS_STRING(data), <size_t>size, MSG_DONTWAIT | MSG_NOSIGNAL)
+            sent = pw_send(self.fd, PyBytes_AS_STRING(data), <size_t>size)
             if sent == size:
                 _direct_total += 1
                 return 0

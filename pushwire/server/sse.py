@@ -103,6 +103,12 @@ class SseConnection(asyncio.Protocol):
         self.service.track(self)
         self.metrics.inc("sse_connections")
 
+    def eof_received(self) -> bool | None:
+        """The client went away: the transport closes itself, what follows goes through it (and is dropped)."""
+        if self.writer is not None:
+            self.writer.detach()
+        return None
+
     def data_received(self, data: bytes) -> None:
         # An EventSource never sends a body; anything else is a misbehaving client.
         self.metrics.inc("sse_unexpected_input")

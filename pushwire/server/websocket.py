@@ -123,6 +123,8 @@ class WebSocketConnection(asyncio.Protocol):
             self.fail(CloseCode.INTERNAL_ERROR, "internal error", Error(ErrorCode.INTERNAL, "internal error"))
 
     def eof_received(self) -> bool | None:
+        if self.writer is not None:
+            self.writer.detach()  # the transport closes itself now (None below): what follows goes through it
         self.ws.receive_eof()
         self._handle_ws_events()
         return None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -250,3 +251,84 @@ def test_the_outbox_sink_contract():
     assert isinstance(writer, Sink) and not isinstance(writer, CallbackSink)
     with pytest.raises(TypeError):
         SocketWriter(transport, "not bytes")  # type: ignore[arg-type]
+
+
+def test_no_none_and_no_descriptor_before_init():
+    transport = FakeTransport()
+    writer = SocketWriter(transport)
+    with pytest.raises(TypeError):
+        writer.write(None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        SocketWriter(transport, None)  # type: ignore[arg-type]
+    bare = SocketWriter.__new__(SocketWriter)  # __init__ never ran: the descriptor is not 0 (stdin)
+    assert not bare.direct
+
+
+async def _connected_ws(server: Any) -> tuple[Any, Any]:
+    from .rawws import RawWs
+
+    ws = await RawWs.connect(server.port)
+    client_id = str(uuid.uuid4())
+    await ws.auth(client_id, streams=["chat"])
+    connection = server._service.clients[client_id]
+    assert connection.writer.direct
+    return ws, connection
+
+
+async def test_the_peers_eof_detaches_the_writer(start_server):
+    server = await start_server()
+    ws, connection = await _connected_ws(server)
+    connection.eof_received()  # what the transport calls when the client half-closes
+    assert not connection.writer.direct
+    await ws.close()
+    sse_client = socket.create_connection(("127.0.0.1", server.port))
+    try:
+        sse_client.sendall(b"GET /rps/sse?client_id=6f1c2d1e-0000-4000-8000-000000000001&channels=chat HTTP/1.1\r\n"
+                           b"Host: 127.0.0.1\r\n\r\n")
+        async with asyncio.timeout(TIMEOUT):
+            while "6f1c2d1e-0000-4000-8000-000000000001" not in server._service.clients:
+                await asyncio.sleep(0.01)
+        sse = server._service.clients["6f1c2d1e-0000-4000-8000-000000000001"]
+        assert sse.writer.direct
+        assert sse.eof_received() is None  # the transport closes itself
+        assert not sse.writer.direct
+    finally:
+        sse_client.close()
+
+
+def test_a_closed_loop_never_writes_to_a_reused_descriptor():
+    """A loop that closes with connections open closes their sockets without connection_lost."""
+    from pushwire import PushServer
+
+    from .rawws import RawWs
+
+    loop = uvloop.new_event_loop()
+    server = PushServer()
+
+    async def connect() -> tuple[Any, Any]:
+        await server.start("127.0.0.1", 0)
+        ws = await RawWs.connect(server.port)
+        client_id = str(uuid.uuid4())
+        await ws.auth(client_id, streams=["chat"])
+        return ws, client_id
+
+    _ws, client_id = loop.run_until_complete(asyncio.wait_for(connect(), TIMEOUT))
+    connection = server._service.clients[client_id]
+    fd = connection.transport.get_extra_info("socket").fileno()
+    loop.close()
+    pairs = []
+    try:
+        while not any(fd in (a.fileno(), b.fileno()) for a, b in pairs) and len(pairs) < 1000:
+            pairs.append(socket.socketpair())
+        reused = next((a, b) for a, b in pairs if fd in (a.fileno(), b.fileno()))
+        peer = reused[1] if reused[0].fileno() == fd else reused[0]
+        peer.setblocking(False)
+        with pytest.raises(RuntimeError):  # the closed transport refuses, as it always did
+            server.disconnect(client_id)
+        assert not connection.writer.direct
+        with pytest.raises(BlockingIOError):
+            peer.recv(100)  # nothing reached the socket that now has the old descriptor number
+    finally:
+        for a, b in pairs:
+            a.close()
+            b.close()
