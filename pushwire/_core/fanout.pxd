@@ -91,8 +91,10 @@ cdef class Outbox:
     cdef Py_ssize_t _share_bytes
     # an SSE connection whose position vector is this one stream alone may share that stream's batches
     cdef public object sse_single
-    # ``write_shared(data, last_publication)`` for SSE: writes the shared bytes and moves the position
+    # for SSE, where a shared batch goes: a Sink (its last publication is then left in ``sse_last`` for the
+    # connection to fold into its position vector), or a callable ``write_shared(data, last_publication)``
     cdef public object write_shared
+    cdef public object sse_last
 
     cdef inline Py_ssize_t _accounted(self, Publication publication)
     cdef int c_deliver(self, Publication publication) except -2

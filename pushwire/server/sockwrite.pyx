@@ -25,7 +25,7 @@ import socket
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from libc.errno cimport EAGAIN, EINTR, errno
 
-from .._core.fanout cimport Sink
+from pushwire._core.fanout cimport Sink
 
 try:
     from uvloop.loop import TCPTransport as _UVTCPTransport

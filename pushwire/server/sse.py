@@ -88,7 +88,6 @@ class SseConnection(asyncio.Protocol):
         self.metrics = service.metrics
         self.outbox = service.make_outbox(self, OUT_SSE)
         self.outbox.write = self.write_batch
-        self.outbox.write_shared = self.write_shared
 
     # asyncio.Protocol
 
@@ -100,6 +99,9 @@ class SseConnection(asyncio.Protocol):
         # the response head and the retry line go out with the first events (auth_ok): one write, not three
         preamble, self.preamble = self.preamble, b""
         self.writer = SocketWriter(transport, preamble, queue.direct_writes)
+        # a batch shared with the other connections positioned on one stream goes from C to the writer; the
+        # outbox keeps its last publication (``sse_last``) until ``_positions()`` takes it
+        self.outbox.write_shared = self.writer
         self.service.track(self)
         self.metrics.inc("sse_connections")
 
@@ -149,15 +151,17 @@ class SseConnection(asyncio.Protocol):
 
     def track_positions(self, positions: dict[str, tuple[int, str]]) -> None:
         """Add streams subscribed later to the position vector (so a reconnect resumes them too)."""
+        current = self._positions()
         for name, position in positions.items():
-            if name in self.positions or self._room_for(name):
-                self.positions.setdefault(name, position)
+            if name in current or self._room_for(name):
+                current.setdefault(name, position)
         self._note_single()
 
     def forget_positions(self, names: Iterable[str]) -> None:
         """Drop unsubscribed streams from the position vector."""
+        current = self._positions()
         for name in names:
-            self.positions.pop(name, None)
+            current.pop(name, None)
         self._note_single()
 
     def post_session(self) -> Session:
@@ -189,22 +193,23 @@ class SseConnection(asyncio.Protocol):
     def write_batch(self, batch: list[Any]) -> None:
         if self.writer is None or self.closed:
             return
-        parts = sse_parts(batch, self.positions, self.streams, self._room_for, self._vector, self._system_part)
+        parts = sse_parts(batch, self._positions(), self.streams, self._room_for, self._vector, self._system_part)
         self.writer.writelines(parts)
         self.last_write = self.loop.time()
         self._note_single()
 
-    def write_shared(self, data: bytes, last: Publication) -> None:
-        """Write a batch shared with every connection positioned on this one stream; move the position."""
-        if self.writer is None or self.closed:
-            return
-        self.positions[last.stream] = last
-        self.writer.write(data)
-        self.last_write = self.loop.time()
+    def _positions(self) -> dict[str, Any]:
+        """The position vector, with the last shared batch the outbox wrote (from C) taken in."""
+        last = self.outbox.sse_last
+        if last is not None:
+            self.outbox.sse_last = None
+            self.positions[last.stream] = last
+            self.last_write = self.loop.time()  # late by at most the sweeper's second: only heartbeats use it
+        return self.positions
 
     def _note_single(self) -> None:
         """Tell the outbox whether the position vector is one stream alone (then it may share batches)."""
-        positions = self.positions
+        positions = self._positions()
         self.outbox.sse_single = next(iter(positions)) if len(positions) == 1 else None
 
     def _system_part(self, item: _SystemEvent) -> bytes:
@@ -213,7 +218,7 @@ class SseConnection(asyncio.Protocol):
     def _vector(self) -> bytes:
         """The position vector: each stream's last written publication (or its start point)."""
         return format_positions({stream: (p.offset, p.epoch) if isinstance(p, Publication) else p
-                                 for stream, p in self.positions.items()}).encode()
+                                 for stream, p in self._positions().items()}).encode()
 
     def _room_for(self, stream: str) -> bool:
         """Whether the position vector can take one more stream within its limits (docs/protocol.md 9.3).
@@ -221,8 +226,9 @@ class SseConnection(asyncio.Protocol):
         A personal stream left out of a full vector still resumes safely: without a cursor it restarts from
         the client's last ack.
         """
-        return (len(self.positions) < MAX_POSITION_ENTRIES
-                and vector_length(self.positions) + position_length(stream) <= MAX_POSITION_CHARS)
+        positions = self._positions()
+        return (len(positions) < MAX_POSITION_ENTRIES
+                and vector_length(positions) + position_length(stream) <= MAX_POSITION_CHARS)
 
     def on_overflow(self) -> None:
         # SSE has no close code: the client reconnects on its own and resumes from its Last-Event-ID.
@@ -271,6 +277,7 @@ class SseConnection(asyncio.Protocol):
             if now - self.closing_since > self.service.config.websocket.close_timeout_s:
                 self.abort()
             return
+        self._positions()  # a shared batch written since the last look counts as a write
         if not self.closed and now - self.last_write > self.service.config.sse.heartbeat_s:
             self.last_write = now
             if self.writer is not None and not self.outbox.paused:

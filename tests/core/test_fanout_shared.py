@@ -266,3 +266,34 @@ def test_single_stream_sse_connections_share_the_batch_with_their_id_lines() -> 
     assert data == b"".join(b"id: chat=%d~ep0\n" % p.offset + p.sse_body for p in pubs)
     assert shared_writes[0][2] is pubs[-1]  # the position moves to the last publication
     assert sink(other).offsets("chat") == [1, 2]
+
+
+def test_a_sink_takes_the_shared_sse_batch_from_c_and_the_last_publication_waits() -> None:
+    from collections import Counter
+
+    from pushwire._core.fanout import CallbackSink, Flusher
+
+    from .test_fanout import Manual
+
+    schedule = Manual()
+    flusher = Flusher(schedule, Counter(), sse_id_line=lambda p: b"id: %s=%d\n" % (p.stream.encode(), p.offset))
+    rig = Rig()
+    rig.flusher, rig.schedule = flusher, schedule
+    fanout = StreamFanout()
+    written: list[bytes] = []
+    box = rig.outbox(OUT_SSE)
+    box.sse_single = "chat"
+    box.write_shared = CallbackSink(written.append)
+    fanout.add(box)
+    assert box.sse_last is None
+    pubs = [pub("chat", k) for k in (1, 2, 3)]
+    for p in pubs:
+        fanout.publish(p)
+    schedule.run_pass()
+    assert written == [b"".join(b"id: chat=%d\n" % p.offset + p.sse_body for p in pubs)]
+    assert box.sse_last is pubs[-1]  # for the connection to take into its position vector
+    box.sse_last = None
+    fanout.publish(pub("chat", 4))
+    box.stop()  # a stopped outbox writes nothing and moves nothing
+    schedule.run_pass()
+    assert len(written) == 1 and box.sse_last is None

@@ -222,6 +222,26 @@ async def test_send_subscribe_unsubscribe_and_ping(server):
     sse.close()
 
 
+async def test_a_system_event_after_shared_batches_carries_their_position(server):
+    """Batches shared by single-stream SSE connections are written from C; the position vector still moves."""
+    client_id = str(uuid.uuid4())
+    sse, auth_ok = await open_sse(server.port, client_id, "chat")
+    for i in range(3):
+        await server.publish("chat", i)
+        assert (await sse.next_event()).payload == i
+    body = {"channel": "system", "cursor": None, "client_id": client_id, "payload": {"type": "ping"}}
+    assert (await post_json(server.port, "/rps/send", body, token=auth_ok["session_token"])).status == 202
+    pong = await sse.next_event()
+    assert pong.payload == {"type": "pong"} and pong.vector["chat"][0] == 3
+    sse.abort()
+    await wait_for(lambda: client_id not in server.connected_client_ids())
+    await server.publish("chat", "missed")
+    sse, auth_ok = await open_sse(server.port, client_id, "chat", **{"Last-Event-ID": pong.id})
+    assert auth_ok["streams"]["chat"]["outcome"] == "recovered"
+    assert (await sse.next_event()).payload == "missed"
+    sse.close()
+
+
 async def test_subscribed_streams_survive_a_reconnect_through_the_vector(server):
     client_id = str(uuid.uuid4())
     sse, auth_ok = await open_sse(server.port, client_id, "chat")
