@@ -91,9 +91,9 @@ cdef class Outbox:
     cdef Py_ssize_t _share_bytes
     # an SSE connection whose position vector is this one stream alone may share that stream's batches
     cdef public object sse_single
-    # for SSE, where a shared batch goes: a Sink (its last publication is then left in ``sse_last`` for the
-    # connection to fold into its position vector), or a callable ``write_shared(data, last_publication)``
-    cdef public object write_shared
+    # for SSE, where a shared batch goes; its last publication is left in ``sse_last`` for the connection to
+    # take into its position vector
+    cdef public Sink write_shared
     cdef public object sse_last
 
     cdef inline Py_ssize_t _accounted(self, Publication publication)

@@ -59,10 +59,9 @@ class Outbox:
     write: Sink | Callable[[Any], Any] | None
     #: SSE: the one stream whose batches this outbox may share (None: it does not share)
     sse_single: str | None
-    #: SSE: where a shared batch goes, a Sink (then ``sse_last`` keeps its last publication) or
-    #: ``write_shared(data, last_publication)``
-    write_shared: Sink | Callable[[bytes, Publication], Any] | None
-    #: SSE: the last publication written through a Sink ``write_shared``, until the connection takes it
+    #: SSE: where a shared batch goes (``sse_last`` then keeps the batch's last publication)
+    write_shared: Sink | None
+    #: SSE: the last publication of a shared batch, until the connection takes it into its positions
     sse_last: Publication | None
     paused: bool
     closed: bool

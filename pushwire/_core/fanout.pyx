@@ -365,12 +365,11 @@ cdef class Outbox:
                 data = shared._joined_sse_from(self._shared_start, self.flusher.sse_id_line)
                 last = shared._pass[len(shared._pass) - 1]
                 shared._release()
-                if isinstance(self.write_shared, Sink):
-                    # no Python per connection: the connection reads ``sse_last`` when it needs its positions
-                    (<Sink>self.write_shared).put(data)
-                    self.sse_last = last
-                else:
-                    self.write_shared(data, last)
+                if self.write_shared is None:
+                    raise TypeError("an SSE outbox shares batches only once write_shared is set")
+                # no Python per connection: the connection reads ``sse_last`` when it needs its positions
+                self.write_shared.put(data)
+                self.sse_last = last
             return 0
         if self.paused or self.closed:
             return 0

@@ -237,7 +237,7 @@ def test_a_lossy_stream_past_the_low_lane_bound_drops_oldest_as_without_sharing(
 def test_single_stream_sse_connections_share_the_batch_with_their_id_lines() -> None:
     from collections import Counter
 
-    from pushwire._core.fanout import Flusher
+    from pushwire._core.fanout import CallbackSink, Flusher
 
     from .test_fanout import Manual
 
@@ -247,12 +247,12 @@ def test_single_stream_sse_connections_share_the_batch_with_their_id_lines() -> 
     rig = Rig()
     rig.flusher, rig.schedule = flusher, schedule
     fanout = StreamFanout()
-    shared_writes: list[tuple[object, bytes, object]] = []
+    shared_writes: list[tuple[int, bytes]] = []
     boxes = [rig.outbox(OUT_SSE) for _ in range(2)]
     other = rig.outbox(OUT_SSE)
     for i, box in enumerate(boxes):
         box.sse_single = "chat"
-        box.write_shared = lambda data, last, i=i: shared_writes.append((i, data, last))
+        box.write_shared = CallbackSink(lambda data, i=i: shared_writes.append((i, data)))
     other.sse_single = "news"  # positioned on another stream: its frames go through the lanes
     for box in (*boxes, other):
         fanout.add(box)
@@ -260,11 +260,11 @@ def test_single_stream_sse_connections_share_the_batch_with_their_id_lines() -> 
     for p in pubs:
         fanout.publish(p)
     schedule.run_pass()
-    assert [i for i, _, _ in shared_writes] == [0, 1]
+    assert [i for i, _ in shared_writes] == [0, 1]
     data = shared_writes[0][1]
     assert data is shared_writes[1][1]  # built once for both
     assert data == b"".join(b"id: chat=%d~ep0\n" % p.offset + p.sse_body for p in pubs)
-    assert shared_writes[0][2] is pubs[-1]  # the position moves to the last publication
+    assert all(box.sse_last is pubs[-1] for box in boxes)  # the position moves to the last publication
     assert sink(other).offsets("chat") == [1, 2]
 
 
